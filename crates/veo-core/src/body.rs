@@ -1,0 +1,344 @@
+//! Encoding: a [`PreparedRequest`] becomes the exact JSON body of its model's endpoint.
+//!
+//! Frames dominate the body (two 20 MB frames are ~54 MB of Base64), so the body is never built
+//! as one string: [`RequestBody`] is a list of parts whose Base64 is produced chunk by chunk while
+//! the body is sent, straight from the decoded bytes or from the file on disk. Its exact length is
+//! known up front, so it goes out with a `Content-Length` like any other JSON request.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use futures_util::stream::{self, BoxStream, StreamExt};
+use serde_json::{Map, Value, json};
+use tokio::io::AsyncReadExt;
+
+use crate::image::FramePayload;
+use crate::validate::PreparedRequest;
+
+/// Raw bytes encoded per chunk (a multiple of 3, so chunks concatenate into valid Base64).
+const RAW_CHUNK: usize = 3 * 16 * 1024;
+
+/// The JSON body of a submit, ready to stream; cheap to clone (for a retry).
+#[derive(Clone, Debug)]
+pub struct RequestBody {
+    parts: Vec<Part>,
+    len: u64,
+}
+
+#[derive(Clone, Debug)]
+enum Part {
+    Json(Bytes),
+    Base64(Bytes),
+    Base64File { path: PathBuf, len: u64 },
+}
+
+impl Part {
+    fn encoded_len(&self) -> u64 {
+        match self {
+            Part::Json(b) => b.len() as u64,
+            Part::Base64(b) => base64_len(b.len() as u64),
+            Part::Base64File { len, .. } => base64_len(*len),
+        }
+    }
+
+    fn into_stream(self) -> BoxStream<'static, std::io::Result<Bytes>> {
+        match self {
+            Part::Json(b) => stream::once(async move { Ok(b) }).boxed(),
+            Part::Base64(bytes) => {
+                stream::iter((0..bytes.len()).step_by(RAW_CHUNK).map(move |start| {
+                    let end = (start + RAW_CHUNK).min(bytes.len());
+                    Ok(Bytes::from(STANDARD.encode(&bytes[start..end])))
+                }))
+                .boxed()
+            }
+            Part::Base64File { path, len } => file_base64_stream(path, len),
+        }
+    }
+}
+
+fn base64_len(raw: u64) -> u64 {
+    raw.div_ceil(3) * 4
+}
+
+fn file_base64_stream(path: PathBuf, expected: u64) -> BoxStream<'static, std::io::Result<Bytes>> {
+    struct State {
+        file: Option<tokio::fs::File>,
+        path: PathBuf,
+        read: u64,
+        expected: u64,
+        buf: Vec<u8>,
+    }
+    let state = State {
+        file: None,
+        path,
+        read: 0,
+        expected,
+        buf: vec![0; RAW_CHUNK],
+    };
+    stream::try_unfold(state, |mut s| async move {
+        if s.file.is_none() {
+            s.file = Some(tokio::fs::File::open(&s.path).await?);
+        }
+        let Some(file) = s.file.as_mut() else {
+            return Ok(None);
+        };
+        let mut filled = 0;
+        while filled < RAW_CHUNK {
+            let n = file.read(&mut s.buf[filled..]).await?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        s.read += filled as u64;
+        if s.read > s.expected || (filled == 0 && s.read != s.expected) {
+            return Err(std::io::Error::other(format!(
+                "{} changed while it was being sent (expected {} bytes)",
+                s.path.display(),
+                s.expected
+            )));
+        }
+        if filled == 0 {
+            return Ok(None);
+        }
+        let chunk = Bytes::from(STANDARD.encode(&s.buf[..filled]));
+        Ok(Some((chunk, s)))
+    })
+    .boxed()
+}
+
+impl RequestBody {
+    /// Exact length of the body in bytes.
+    pub fn content_length(&self) -> u64 {
+        self.len
+    }
+
+    /// The body as a stream of chunks; frames are read and encoded as the stream is polled.
+    pub fn stream(&self) -> BoxStream<'static, std::io::Result<Bytes>> {
+        stream::iter(self.parts.clone())
+            .flat_map(Part::into_stream)
+            .boxed()
+    }
+
+    /// The whole body in memory (for tests and inspection; sending uses [`Self::stream`]).
+    pub async fn to_bytes(&self) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.len as usize);
+        let mut chunks = self.stream();
+        while let Some(chunk) = chunks.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+}
+
+fn frame_part(payload: &FramePayload) -> Vec<Part> {
+    match payload {
+        FramePayload::Url(url) => vec![Part::Json(Bytes::from(
+            Value::from(url.as_str()).to_string(),
+        ))],
+        FramePayload::Bytes(b) => vec![quote(), Part::Base64(b.clone()), quote()],
+        FramePayload::File { path, len } => {
+            vec![
+                quote(),
+                Part::Base64File {
+                    path: path.clone(),
+                    len: *len,
+                },
+                quote(),
+            ]
+        }
+    }
+}
+
+fn quote() -> Part {
+    Part::Json(Bytes::from_static(b"\""))
+}
+
+/// The body's small fields (everything but the frames) under the model's wire names.
+pub fn wire_fields(prepared: &PreparedRequest) -> Map<String, Value> {
+    let r = &prepared.request;
+    let mut fields = Map::new();
+    fields.insert("prompt".into(), json!(r.prompt));
+    if let Some(seed) = r.seed {
+        fields.insert("seed".into(), json!(seed));
+    }
+    fields.insert("resolution".into(), json!(r.resolution));
+    fields.insert("aspect_ratio".into(), json!(r.aspect_ratio));
+    fields.insert("sample_count".into(), json!(r.sample_count));
+    fields.insert("enhance_prompt".into(), json!(r.enhance_prompt));
+    fields.insert("generate_audio".into(), json!(r.generate_audio));
+    if let Some(negative) = &r.negative_prompt {
+        fields.insert("negative_prompt".into(), json!(negative));
+    }
+    fields.insert(r.model.duration_field().into(), json!(r.duration_seconds));
+    fields.insert("person_generation".into(), json!(r.person_generation));
+    fields
+}
+
+/// Encodes a prepared request as the body of its model's submit endpoint.
+pub fn encode(prepared: &PreparedRequest) -> RequestBody {
+    let model = prepared.request.model;
+    let rest = Value::Object(wire_fields(prepared)).to_string();
+    let mut parts = vec![Part::Json(Bytes::from_static(b"{\"image\":"))];
+    parts.extend(frame_part(&prepared.first_frame.payload));
+    parts.push(Part::Json(Bytes::from(format!(
+        ",\"{}\":",
+        model.last_frame_field()
+    ))));
+    parts.extend(frame_part(&prepared.last_frame.payload));
+    // `rest` is a non-empty object ("prompt" is always present): splice it in after a comma.
+    parts.push(Part::Json(Bytes::from(format!(",{}", &rest[1..]))));
+    let len = parts.iter().map(Part::encoded_len).sum();
+    RequestBody { parts, len }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::ImagePolicy;
+    use crate::request::{
+        AspectRatio, DurationSeconds, Model, PersonGeneration, Resolution, TransitionRequest,
+    };
+    use crate::sample::gradient_png;
+    use crate::validate::prepare;
+
+    fn png(seed: u8) -> Vec<u8> {
+        gradient_png(16, 9, [seed, 0, 0], [0, seed, 0])
+    }
+
+    async fn body_for(request: TransitionRequest) -> (Value, RequestBody) {
+        let prepared = prepare(request, &ImagePolicy::default()).await.unwrap();
+        let body = encode(&prepared);
+        let bytes = body.to_bytes().await.unwrap();
+        assert_eq!(
+            bytes.len() as u64,
+            body.content_length(),
+            "declared length must match"
+        );
+        (serde_json::from_slice(&bytes).unwrap(), body)
+    }
+
+    fn full_request(model: Model, first: &[u8], last: &[u8]) -> TransitionRequest {
+        TransitionRequest {
+            model,
+            image: format!("data:image/png;base64,{}", STANDARD.encode(first)),
+            last_image: STANDARD.encode(last),
+            prompt: "the sun sets \"slowly\"".into(),
+            seed: Some(42),
+            resolution: Resolution::P1080,
+            aspect_ratio: AspectRatio::Landscape,
+            sample_count: 2,
+            enhance_prompt: true,
+            generate_audio: true,
+            negative_prompt: Some("text, watermark".into()),
+            duration_seconds: DurationSeconds::Seconds6,
+            person_generation: PersonGeneration::DontAllow,
+        }
+    }
+
+    #[tokio::test]
+    async fn golden_body_for_veo_3_1_and_fast() {
+        let (first, last) = (png(200), png(100));
+        for model in [Model::Veo31, Model::Veo31Fast] {
+            let (body, _) = body_for(full_request(model, &first, &last)).await;
+            assert_eq!(
+                body,
+                json!({
+                    "image": STANDARD.encode(&first),
+                    "last_image": STANDARD.encode(&last),
+                    "prompt": "the sun sets \"slowly\"",
+                    "seed": 42,
+                    "resolution": "1080p",
+                    "aspect_ratio": "16:9",
+                    "sample_count": 2,
+                    "enhance_prompt": true,
+                    "generate_audio": true,
+                    "negative_prompt": "text, watermark",
+                    "duration_seconds": 6,
+                    "person_generation": "dont_allow"
+                })
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn golden_body_for_lite_uses_its_own_names() {
+        let (first, last) = (png(200), png(100));
+        let (body, _) = body_for(full_request(Model::Veo31Lite, &first, &last)).await;
+        assert_eq!(
+            body,
+            json!({
+                "image": STANDARD.encode(&first),
+                "last_frame_image": STANDARD.encode(&last),
+                "prompt": "the sun sets \"slowly\"",
+                "seed": 42,
+                "resolution": "1080p",
+                "aspect_ratio": "16:9",
+                "sample_count": 2,
+                "enhance_prompt": true,
+                "generate_audio": true,
+                "negative_prompt": "text, watermark",
+                "duration": 6,
+                "person_generation": "dont_allow"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn exact_bytes_of_a_minimal_url_request() {
+        let prepared = prepare(
+            TransitionRequest::new("https://x.test/a.png", "https://x.test/b.png", "go"),
+            &ImagePolicy::default(),
+        )
+        .await
+        .unwrap();
+        let bytes = encode(&prepared).to_bytes().await.unwrap();
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            r#"{"image":"https://x.test/a.png","last_image":"https://x.test/b.png","aspect_ratio":"16:9","duration_seconds":8,"enhance_prompt":true,"generate_audio":false,"person_generation":"allow_adult","prompt":"go","resolution":"720p","sample_count":1}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn files_stream_in_chunks_and_match_their_base64() {
+        let dir = tempfile::tempdir().unwrap();
+        // Larger than several chunks, and not a multiple of 3.
+        let first = gradient_png(300, 200, [1, 2, 3], [250, 250, 250]);
+        let path = dir.path().join("first.png");
+        std::fs::write(&path, &first).unwrap();
+        let policy = ImagePolicy {
+            allowed_roots: vec![dir.path().to_path_buf()],
+        };
+        let last = png(7);
+        let request = TransitionRequest::new(path.to_str().unwrap(), STANDARD.encode(&last), "p");
+        let prepared = prepare(request, &policy).await.unwrap();
+        let body = encode(&prepared);
+        let chunks: Vec<Bytes> = body.stream().map(|c| c.unwrap()).collect().await;
+        assert!(chunks.len() > 4, "the file is sent in several chunks");
+        let bytes: Vec<u8> = chunks.concat();
+        assert_eq!(bytes.len() as u64, body.content_length());
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(value["image"], STANDARD.encode(&first));
+        assert_eq!(value["last_image"], STANDARD.encode(&last));
+    }
+
+    #[tokio::test]
+    async fn a_file_that_changes_before_sending_fails_the_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        std::fs::write(&path, png(1)).unwrap();
+        let policy = ImagePolicy {
+            allowed_roots: vec![dir.path().to_path_buf()],
+        };
+        let request = TransitionRequest::new(path.to_str().unwrap(), path.to_str().unwrap(), "p");
+        let prepared = prepare(request, &policy).await.unwrap();
+        std::fs::write(&path, gradient_png(64, 64, [0, 0, 0], [1, 1, 1])).unwrap();
+        let e = encode(&prepared).to_bytes().await.unwrap_err();
+        assert!(
+            e.to_string().contains("changed while it was being sent"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,504 @@
+//! The HTTP client: the only code that talks to the platform.
+//!
+//! Retry policy lives here and only here. A submit costs money and is not idempotent, so it is
+//! retried only when the request certainly did not reach the platform (connection refused, DNS)
+//! or was turned away with 429; any other failure after sending is reported as
+//! [`Error::SubmitOutcomeUnknown`]. Queries are safe to repeat and are retried on transient
+//! failures. [`Client::wait`] polls until a task ends or a deadline passes.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use rand::RngExt as _;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::body::{RequestBody, encode};
+use crate::config::ClientConfig;
+use crate::error::{Error, Result, shorten};
+use crate::request::Model;
+use crate::result::TaskResult;
+use crate::validate::PreparedRequest;
+
+/// Path of the task-result endpoint.
+pub const TASK_RESULT_PATH: &str = "/v3/async/task-result";
+
+/// An async client for the platform. Cheap to clone; clones share connections.
+///
+/// Creating one does no work: the HTTP stack (TLS roots included) is built on first use, which
+/// keeps program start-up fast.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: ClientConfig,
+    http: OnceLock<reqwest::Client>,
+}
+
+/// How long and how politely [`Client::wait`] polls.
+#[derive(Clone, Debug)]
+pub struct WaitOptions {
+    /// Give up waiting (and return the latest state) after this long.
+    pub timeout: Duration,
+    /// Delay before the second poll; later delays grow from here.
+    pub first_interval: Duration,
+    /// Shortest delay between polls.
+    pub min_interval: Duration,
+    /// Longest delay between polls.
+    pub max_interval: Duration,
+    /// Stops the wait promptly with [`Error::Cancelled`] when triggered.
+    pub cancel: CancellationToken,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            timeout: Duration::from_secs(50),
+            first_interval: Duration::from_secs(1),
+            min_interval: Duration::from_millis(500),
+            max_interval: Duration::from_secs(5),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// Marks a failure of our own request body (a frame file that went away), so it is not mistaken
+/// for a network failure after sending.
+#[derive(Debug)]
+struct BodyReadError(std::io::Error);
+
+impl std::fmt::Display for BodyReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reading a frame failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for BodyReadError {}
+
+impl Client {
+    /// A client for `config`. Does not touch the network or the TLS stack.
+    pub fn new(config: ClientConfig) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                config,
+                http: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(http) = self.inner.http.get() {
+            return Ok(http);
+        }
+        let config = &self.inner.config;
+        let built = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .user_agent(config.user_agent.clone())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::Network {
+                may_have_reached_server: false,
+                message: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(self.inner.http.get_or_init(|| built))
+    }
+
+    fn key(&self) -> Result<&str> {
+        self.inner
+            .config
+            .api_key
+            .as_ref()
+            .map(|k| k.expose())
+            .ok_or(Error::MissingApiKey)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.inner.config.base_url, path)
+    }
+
+    /// Submits a prepared request and returns the new task's id.
+    ///
+    /// Only a [`PreparedRequest`] can be submitted, so nothing unvalidated is ever sent.
+    pub async fn submit(&self, prepared: &PreparedRequest) -> Result<String> {
+        self.submit_body(prepared.request.model, &encode(prepared))
+            .await
+    }
+
+    async fn submit_body(&self, model: Model, body: &RequestBody) -> Result<String> {
+        let key = self.key()?;
+        let http = self.http()?;
+        let policy = &self.inner.config.retry;
+        let url = self.url(model.endpoint_path());
+        let mut attempt = 1;
+        loop {
+            let request = http
+                .post(&url)
+                .bearer_auth(key)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_LENGTH, body.content_length())
+                .timeout(self.inner.config.submit_timeout)
+                .body(reqwest::Body::wrap_stream(body.stream_marked()));
+            let outcome = match request.send().await {
+                Err(e) if is_body_error(&e) => {
+                    return Err(Error::Network {
+                        may_have_reached_server: false,
+                        message: describe(&e),
+                    });
+                }
+                Err(e) if e.is_connect() => Err(Error::Network {
+                    may_have_reached_server: false,
+                    message: describe(&e),
+                }),
+                Err(e) => {
+                    let what = if e.is_timeout() {
+                        format!(
+                            "no answer within {:?} after sending",
+                            self.inner.config.submit_timeout
+                        )
+                    } else {
+                        format!("the connection failed after sending ({})", describe(&e))
+                    };
+                    return Err(Error::SubmitOutcomeUnknown { detail: what });
+                }
+                Ok(response) => submit_response(response).await,
+            };
+            match outcome {
+                Err(
+                    e @ (Error::Network {
+                        may_have_reached_server: false,
+                        ..
+                    }
+                    | Error::RateLimited { .. }),
+                ) if attempt < policy.submit_attempts => {
+                    let delay = retry_delay(policy, attempt, e.retry_after());
+                    let Some(delay) = delay else { return Err(e) };
+                    tracing::warn!(attempt, ?delay, error = %e, "submit did not reach the platform; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Fetches a task's current state, retrying transient failures.
+    pub async fn task_result(&self, task_id: &str) -> Result<TaskResult> {
+        let policy = &self.inner.config.retry;
+        let mut attempt = 1;
+        loop {
+            match self.task_result_once(task_id).await {
+                Err(e) if e.is_transient() && attempt < policy.query_attempts => {
+                    let Some(delay) = retry_delay(policy, attempt, e.retry_after()) else {
+                        return Err(e);
+                    };
+                    tracing::debug!(attempt, ?delay, error = %e, "task-result query failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Fetches a task's current state once, without retrying.
+    pub async fn task_result_once(&self, task_id: &str) -> Result<TaskResult> {
+        let key = self.key()?;
+        let http = self.http()?;
+        let timeout = self.inner.config.query_timeout;
+        let response = http
+            .get(self.url(TASK_RESULT_PATH))
+            .query(&[("task_id", task_id)])
+            .bearer_auth(key)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| transport_error(&e, timeout))?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&e, timeout))?;
+        let fetched_at = SystemTime::now();
+        if status == StatusCode::NOT_FOUND {
+            return Err(Error::NotFound {
+                task_id: task_id.to_string(),
+            });
+        }
+        if !status.is_success() {
+            return Err(error_from_response(status, retry_after, &bytes));
+        }
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| Error::BadResponse {
+            status: status.as_u16(),
+            detail: format!("not JSON ({e}): {}", excerpt(&bytes)),
+        })?;
+        if !body.is_object() {
+            return Err(Error::BadResponse {
+                status: status.as_u16(),
+                detail: format!("expected a JSON object: {}", excerpt(&bytes)),
+            });
+        }
+        Ok(TaskResult::from_json(&body, task_id, fetched_at))
+    }
+
+    /// Polls a task until it ends, the timeout passes, or the wait is cancelled.
+    ///
+    /// Returns the latest state seen, terminal or not: a wait that times out is not an error.
+    /// The first poll happens at once; later ones follow the task's `eta` when it has one,
+    /// otherwise a growing, jittered interval, and always honour `Retry-After`. Transient query
+    /// failures are retried until the deadline; lasting ones (auth, unknown task) end the wait.
+    /// `on_update` sees every state received.
+    pub async fn wait(
+        &self,
+        task_id: &str,
+        options: &WaitOptions,
+        mut on_update: impl FnMut(&TaskResult),
+    ) -> Result<TaskResult> {
+        let deadline = Instant::now() + options.timeout;
+        let mut latest: Option<TaskResult> = None;
+        let mut last_error: Option<Error>;
+        let mut interval = options.first_interval;
+        loop {
+            // Bound each poll by the deadline (plus a moment), so a hung query cannot hold the caller.
+            let poll = tokio::time::timeout_at(
+                deadline + Duration::from_secs(1),
+                self.task_result_once(task_id),
+            );
+            let polled = tokio::select! {
+                biased;
+                () = options.cancel.cancelled() => return Err(Error::Cancelled),
+                polled = poll => polled,
+            };
+            let mut retry_after = None;
+            match polled {
+                Ok(Ok(result)) => {
+                    on_update(&result);
+                    if result.status.is_terminal() {
+                        return Ok(result);
+                    }
+                    latest = Some(result);
+                    last_error = None;
+                }
+                Ok(Err(e)) if e.is_transient() => {
+                    tracing::debug!(error = %e, "poll failed; will try again");
+                    retry_after = e.retry_after();
+                    last_error = Some(e);
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_elapsed) => last_error = Some(Error::Timeout(options.timeout)),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return match (latest, last_error) {
+                    (Some(result), _) => Ok(result),
+                    (None, Some(e)) => Err(e),
+                    (None, None) => Err(Error::Timeout(options.timeout)),
+                };
+            }
+            let eta = latest
+                .as_ref()
+                .and_then(|r| r.eta_seconds)
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs);
+            let delay = match (retry_after, eta) {
+                (Some(ra), _) => ra.max(options.min_interval),
+                (None, Some(eta)) => eta,
+                (None, None) => {
+                    let d = jitter(interval);
+                    interval = interval.mul_f32(1.5);
+                    d
+                }
+            };
+            let delay = delay
+                .clamp(options.min_interval, options.max_interval)
+                .min(deadline - now);
+            tokio::select! {
+                biased;
+                () = options.cancel.cancelled() => return Err(Error::Cancelled),
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+}
+
+impl RequestBody {
+    /// The body stream with its read errors marked as ours (see [`BodyReadError`]).
+    fn stream_marked(
+        &self,
+    ) -> impl futures_util::Stream<Item = std::result::Result<bytes::Bytes, BodyReadError>>
+    + Send
+    + 'static {
+        use futures_util::TryStreamExt as _;
+        self.stream().map_err(BodyReadError)
+    }
+}
+
+async fn submit_response(response: reqwest::Response) -> Result<String> {
+    let status = response.status();
+    let retry_after = retry_after(response.headers());
+    let bytes = match response.bytes().await {
+        Ok(b) => b,
+        Err(e) if status.is_success() => {
+            return Err(Error::SubmitOutcomeUnknown {
+                detail: format!(
+                    "the platform accepted the request (HTTP {status}) but the reply was cut off ({})",
+                    describe(&e)
+                ),
+            });
+        }
+        Err(_) => Default::default(),
+    };
+    if status.is_success() {
+        let task_id = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("task_id").and_then(Value::as_str).map(str::to_string))
+            .filter(|id| !id.trim().is_empty());
+        return task_id.ok_or_else(|| Error::SubmitOutcomeUnknown {
+            detail: format!(
+                "the platform answered HTTP {} without a task id: {}",
+                status.as_u16(),
+                excerpt(&bytes)
+            ),
+        });
+    }
+    if status.is_server_error() {
+        return Err(Error::SubmitOutcomeUnknown {
+            detail: format!(
+                "the platform answered HTTP {}: {}",
+                status.as_u16(),
+                platform_message(&bytes).1
+            ),
+        });
+    }
+    Err(error_from_response(status, retry_after, &bytes))
+}
+
+fn error_from_response(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) -> Error {
+    let (reason, message) = platform_message(body);
+    match status.as_u16() {
+        401 | 403 => Error::Auth {
+            status: status.as_u16(),
+            message,
+        },
+        429 => Error::RateLimited {
+            retry_after,
+            message,
+        },
+        code => Error::Upstream {
+            status: code,
+            reason,
+            message,
+        },
+    }
+}
+
+/// The platform's `reason` and `message` from an error body, or an excerpt of a non-JSON body.
+fn platform_message(body: &[u8]) -> (Option<String>, String) {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(name))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let reason = field("reason");
+    let message = field("message")
+        .or_else(|| reason.clone())
+        .unwrap_or_else(|| {
+            if body.is_empty() {
+                "empty body".to_string()
+            } else {
+                format!("non-JSON body: {}", excerpt(body))
+            }
+        });
+    (reason, message)
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    shorten(&flat, 200)
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// The delay before retry number `attempt + 1`, or `None` if the platform asked for more patience
+/// than the policy allows.
+fn retry_delay(
+    policy: &crate::config::RetryPolicy,
+    attempt: u32,
+    retry_after: Option<Duration>,
+) -> Option<Duration> {
+    if let Some(ra) = retry_after {
+        return (ra <= policy.max_retry_after).then_some(ra);
+    }
+    let exp = policy.base_delay.saturating_mul(1 << (attempt - 1).min(16));
+    Some(jitter(exp.min(policy.max_delay)))
+}
+
+/// `d` spread by ±20 %, so that many clients do not poll in step.
+fn jitter(d: Duration) -> Duration {
+    let factor = rand::rng().random_range(0.8..1.2);
+    d.mul_f64(factor)
+}
+
+fn is_body_error(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<BodyReadError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+fn transport_error(e: &reqwest::Error, timeout: Duration) -> Error {
+    if e.is_timeout() {
+        Error::Timeout(timeout)
+    } else {
+        Error::Network {
+            may_have_reached_server: !e.is_connect(),
+            message: describe(e),
+        }
+    }
+}
+
+/// An error's message with its causes, which carry the useful part (e.g. "connection refused").
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
