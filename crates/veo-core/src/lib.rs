@@ -49,4 +49,4 @@ pub use request::{
 };
 pub use result::{MediaFile, TaskResult, TaskStatus};
 pub use tokio_util::sync::CancellationToken;
-pub use validate::{PreparedRequest, parse_request, prepare};
+pub use validate::{PreparedRequest, parse_request, prepare, prepare_json};

@@ -19,6 +19,8 @@ pub fn host_friendly_schema<T: JsonSchema>() -> Map<String, Value> {
     if let Some(obj) = value.as_object_mut() {
         obj.remove("$schema");
         obj.remove("title");
+        // The root description is the Rust doc of the type; a tool has its own description.
+        obj.remove("description");
         obj.remove("definitions");
         obj.remove("$defs");
     }

@@ -275,6 +275,30 @@ pub async fn prepare(
     }
 }
 
+/// Parses tool arguments and prepares the request in one step: problems with fields and with
+/// frames are all reported together.
+pub async fn prepare_json(
+    args: &Value,
+    policy: &ImagePolicy,
+) -> Result<PreparedRequest, InvalidInput> {
+    match parse_request(args) {
+        Ok(request) => prepare(request, policy).await,
+        Err(mut invalid) => {
+            // Still check the frames that parsed, so the caller can fix everything in one go.
+            for field in ["image", "last_image"] {
+                let already = invalid.problems.iter().any(|p| p.field == field);
+                if let (false, Some(input)) = (already, args.get(field).and_then(Value::as_str))
+                    && let Err(message) = load_frame(input, policy).await
+                {
+                    invalid.problems.push(Problem::new(field, input, message));
+                }
+            }
+            order_by_field(&mut invalid.problems);
+            Err(invalid)
+        }
+    }
+}
+
 /// Relative difference in aspect ratio above which a warning is given.
 const ASPECT_TOLERANCE: f64 = 0.03;
 
@@ -528,6 +552,21 @@ mod tests {
         let e = prepare(r, &ImagePolicy::default()).await.unwrap_err();
         let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["image", "last_image", "sample_count"]);
+    }
+
+    #[tokio::test]
+    async fn prepare_json_reports_field_and_frame_problems_together() {
+        let e = prepare_json(&json!({"image": "ftp://x/a.png", "last_image": png_b64(4, 4), "prompt": "", "seed": -1}), &ImagePolicy::default())
+            .await
+            .unwrap_err();
+        let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["image", "prompt", "seed"], "{e}");
+        let ok = prepare_json(
+            &json!({"image": png_b64(4, 4), "last_image": png_b64(4, 4), "prompt": "p"}),
+            &ImagePolicy::default(),
+        )
+        .await;
+        assert!(ok.is_ok());
     }
 
     #[tokio::test]

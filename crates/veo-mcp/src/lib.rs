@@ -1,0 +1,14 @@
+//! MCP server for Veo 3.1 transition videos: tools, transports and configuration.
+//!
+//! - [`config`]: flags and environment → [`config::Config`].
+//! - [`server`]: [`server::VeoServer`], the `generate_transition_video` and `get_task_result` tools.
+//! - [`transport`]: stdio and streamable HTTP.
+//! - [`logging`]: stderr-only logs.
+
+pub mod config;
+pub mod logging;
+pub mod server;
+pub mod transport;
+
+pub use config::Config;
+pub use server::VeoServer;

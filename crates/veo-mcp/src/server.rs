@@ -1,0 +1,647 @@
+//! The MCP tools: one small function per tool, turning arguments into a veo-core call and the
+//! outcome into a structured result plus a short text.
+//!
+//! Tools are declared by hand rather than through rmcp's macros so that their input schemas are
+//! exactly veo-core's host-friendly schemas, and so that *every* argument problem, wrong types
+//! included, comes back as a readable tool error (`isError: true`) rather than a JSON-RPC error.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, JsonObject, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
+};
+use rmcp::service::{Peer, RequestContext};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use veo_core::schema::host_friendly_schema;
+use veo_core::{
+    Client, EffectiveParameters, Error, ImageFormat, Model, TaskResult, TaskStatus,
+    TransitionRequest, WaitOptions, prepare_json,
+};
+
+use crate::config::Config;
+
+/// Name of the submit tool.
+pub const GENERATE_TOOL: &str = "generate_transition_video";
+/// Name of the result tool.
+pub const RESULT_TOOL: &str = "get_task_result";
+
+/// How often a waiting `get_task_result` reports progress, at the least.
+const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+/// `wait_seconds` used when a caller gives none.
+const DEFAULT_WAIT_SECONDS: u64 = 30;
+
+const INSTRUCTIONS: &str = "Makes short videos that move from a first frame to a last frame (Veo 3.1). \
+Call generate_transition_video once with both frames and a prompt: it returns a task_id at once and \
+costs money, so never call it again for the same video. Then call get_task_result with that task_id \
+and wait_seconds (up to the server's limit) until status is succeeded or failed. Video URLs expire \
+about an hour after they are made: save or share them promptly.";
+
+/// The MCP server: the two tools over one veo-core client.
+#[derive(Clone)]
+pub struct VeoServer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Config,
+    client: Client,
+    tools: Vec<Tool>,
+}
+
+/// What `generate_transition_video` returns.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Submitted {
+    /// Id of the new task; pass it to get_task_result.
+    pub task_id: String,
+    /// Always "submitted": the task is queued on the platform.
+    pub status: String,
+    /// Model that generates the video.
+    pub model: Model,
+    /// Every parameter as sent, defaults filled in.
+    pub parameters: EffectiveParameters,
+    /// What was read from each frame.
+    pub frames: Vec<FrameSummary>,
+    /// Things worth knowing that did not stop the request (e.g. aspect ratio mismatches).
+    pub warnings: Vec<String>,
+    /// What to do next.
+    pub next_step: String,
+}
+
+/// A frame as the server saw it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FrameSummary {
+    /// Which frame: "image" (first) or "last_image".
+    pub field: String,
+    /// How it was given: "url", "file" or "base64".
+    pub source: String,
+    /// Image format ("jpeg" or "png"); absent for URLs, which the platform fetches itself.
+    pub format: Option<ImageFormat>,
+    /// Width in pixels, when known.
+    pub width: Option<u32>,
+    /// Height in pixels, when known.
+    pub height: Option<u32>,
+    /// Size in bytes, when known.
+    pub bytes: Option<u64>,
+}
+
+/// What `get_task_result` returns.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TaskReport {
+    /// The task's id.
+    pub task_id: String,
+    /// Normalized status: queued, processing, succeeded, failed, or unknown.
+    pub status: TaskStatus,
+    /// The status exactly as the platform sent it.
+    pub platform_status: String,
+    /// True once the task has succeeded or failed; it will not change any more.
+    pub done: bool,
+    /// Progress from 0 to 100, if reported.
+    pub progress_percent: Option<u8>,
+    /// Estimated seconds until done, if reported.
+    pub eta_seconds: Option<u64>,
+    /// Why the task failed, if it did.
+    pub failure_reason: Option<String>,
+    /// The generated videos (one per sample), once succeeded.
+    pub videos: Vec<VideoReport>,
+    /// Seconds this call waited.
+    pub waited_seconds: f64,
+    /// What to do next.
+    pub next_step: String,
+}
+
+/// One generated video.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VideoReport {
+    /// Signed download URL; it stops working at expires_at.
+    pub url: String,
+    /// File type, e.g. "mp4".
+    pub file_type: Option<String>,
+    /// When the URL expires (RFC 3339, UTC).
+    pub expires_at: Option<String>,
+    /// Seconds until the URL expires, from now.
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// Arguments of `get_task_result` (for its schema; parsing is done by hand for clear errors).
+#[derive(Debug, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TaskResultArgs {
+    /// The task_id returned by generate_transition_video.
+    task_id: String,
+    /// Seconds to wait for the task to finish before answering, 0 to just look. Default 30; at
+    /// most the server's limit (50 by default), so a single call never outlives the host's
+    /// timeout. Progress notifications are sent while waiting.
+    #[schemars(range(min = 0, max = 600))]
+    wait_seconds: Option<u32>,
+}
+
+impl VeoServer {
+    /// A server for `config`. Nothing is connected until a tool needs it.
+    pub fn new(config: Config) -> VeoServer {
+        let client = Client::new(config.client.clone());
+        let tools = tool_definitions(&config);
+        VeoServer {
+            shared: Arc::new(Shared {
+                config,
+                client,
+                tools,
+            }),
+        }
+    }
+
+    /// The tools this server offers.
+    pub fn tools(&self) -> &[Tool] {
+        &self.shared.tools
+    }
+
+    async fn generate(&self, args: JsonObject) -> CallToolResult {
+        let mut args = args;
+        if !args.contains_key("model") {
+            args.insert("model".into(), json!(self.shared.config.default_model));
+        }
+        let prepared =
+            match prepare_json(&Value::Object(args), &self.shared.config.image_policy).await {
+                Ok(p) => p,
+                Err(invalid) => return tool_error(&Error::InvalidInput(invalid)),
+            };
+        let task_id = match self.shared.client.submit(&prepared).await {
+            Ok(id) => id,
+            Err(e) => return tool_error(&e),
+        };
+        tracing::info!(%task_id, model = %prepared.request.model, "task submitted");
+        let frames = [
+            ("image", &prepared.first_frame),
+            ("last_image", &prepared.last_frame),
+        ]
+        .into_iter()
+        .map(|(field, frame)| FrameSummary {
+            field: field.to_string(),
+            source: match &frame.payload {
+                veo_core::image::FramePayload::Url(_) => "url",
+                veo_core::image::FramePayload::File { .. } => "file",
+                veo_core::image::FramePayload::Bytes(_) => "base64",
+            }
+            .to_string(),
+            format: frame.format,
+            width: frame.dimensions.map(|d| d.0),
+            height: frame.dimensions.map(|d| d.1),
+            bytes: frame.payload.byte_len(),
+        })
+        .collect();
+        let submitted = Submitted {
+            status: "submitted".into(),
+            model: prepared.request.model,
+            parameters: EffectiveParameters::from(&prepared.request),
+            frames,
+            warnings: prepared.warnings.clone(),
+            next_step: format!(
+                "Generation takes from under a minute to several minutes. Call {RESULT_TOOL} with task_id \"{task_id}\" and wait_seconds {} until done is true. Do not submit this request again: that would pay twice.",
+                suggested_wait(self.max_wait_seconds())
+            ),
+            task_id,
+        };
+        let mut text = format!(
+            "Submitted task {} ({}, {} video{}, {} s, {}, {}).",
+            submitted.task_id,
+            submitted.model,
+            submitted.parameters.sample_count,
+            if submitted.parameters.sample_count == 1 {
+                ""
+            } else {
+                "s"
+            },
+            submitted.parameters.duration_seconds.seconds(),
+            serde_json::to_value(submitted.parameters.resolution)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or_default(),
+            serde_json::to_value(submitted.parameters.aspect_ratio)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or_default(),
+        );
+        for w in &submitted.warnings {
+            text.push_str(&format!("\nWarning: {w}."));
+        }
+        text.push('\n');
+        text.push_str(&submitted.next_step);
+        structured(&submitted, text)
+    }
+
+    fn max_wait_seconds(&self) -> u64 {
+        self.shared.config.max_wait.as_secs()
+    }
+
+    async fn task_result(
+        &self,
+        args: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let (task_id, requested_wait) = match parse_result_args(&args) {
+            Ok(parsed) => parsed,
+            Err(e) => return tool_error(&e),
+        };
+        let cap = self.max_wait_seconds();
+        let wait_seconds = requested_wait.unwrap_or(DEFAULT_WAIT_SECONDS).min(cap);
+        let started = Instant::now();
+        let outcome = if wait_seconds == 0 {
+            self.shared.client.task_result(&task_id).await
+        } else {
+            let options = WaitOptions {
+                timeout: Duration::from_secs(wait_seconds),
+                cancel: context.ct.child_token(),
+                ..WaitOptions::default()
+            };
+            let token = context.meta.get_progress_token();
+            let (updates, reporter) = match token {
+                Some(token) => {
+                    let (tx, rx) = watch::channel(None);
+                    (
+                        Some(tx),
+                        Some(tokio::spawn(report_progress(
+                            context.peer.clone(),
+                            token,
+                            rx,
+                        ))),
+                    )
+                }
+                None => (None, None),
+            };
+            let result = self
+                .shared
+                .client
+                .wait(&task_id, &options, |r| {
+                    if let Some(tx) = &updates {
+                        tx.send_replace(Some(r.clone()));
+                    }
+                })
+                .await;
+            drop(updates);
+            if let Some(reporter) = reporter {
+                let _ = reporter.await;
+            }
+            result
+        };
+        let result = match outcome {
+            Ok(r) => r,
+            Err(e) => return tool_error(&e),
+        };
+        let waited = started.elapsed().as_secs_f64();
+        let capped = requested_wait.is_some_and(|w| w > cap);
+        let report = task_report(&result, waited, cap, capped);
+        let text = report_text(&report);
+        structured(&report, text)
+    }
+}
+
+fn parse_result_args(args: &JsonObject) -> Result<(String, Option<u64>), Error> {
+    let mut problems = Vec::new();
+    for key in args.keys() {
+        if key != "task_id" && key != "wait_seconds" {
+            problems.push(veo_core::Problem::new(
+                key,
+                "",
+                "is not a known field; the fields are task_id and wait_seconds",
+            ));
+        }
+    }
+    let task_id = match args.get("task_id") {
+        Some(Value::String(s)) if valid_task_id(s.trim()) => s.trim().to_string(),
+        Some(Value::String(s)) => {
+            problems.push(veo_core::Problem::new("task_id", format!("{s:?}"), "must be the task_id returned by generate_transition_video (letters, digits, '-', '_', '.', at most 200 characters)"));
+            String::new()
+        }
+        Some(other) => {
+            problems.push(veo_core::Problem::new("task_id", other, "must be a string"));
+            String::new()
+        }
+        None => {
+            problems.push(veo_core::Problem::new(
+                "task_id",
+                "",
+                "is required: the task_id returned by generate_transition_video",
+            ));
+            String::new()
+        }
+    };
+    let wait = match args.get("wait_seconds") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        }) {
+            Some(n) => Some(n),
+            None => {
+                problems.push(veo_core::Problem::new(
+                    "wait_seconds",
+                    v,
+                    "must be a whole number of seconds, 0 or more",
+                ));
+                None
+            }
+        },
+    };
+    if problems.is_empty() {
+        Ok((task_id, wait))
+    } else {
+        Err(Error::InvalidInput(veo_core::InvalidInput { problems }))
+    }
+}
+
+fn valid_task_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Sends a progress notification at every update, and at least every [`PROGRESS_EVERY`].
+/// Progress values strictly increase, as the protocol requires.
+async fn report_progress(
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+    mut updates: watch::Receiver<Option<TaskResult>>,
+) {
+    let mut last_sent = -1.0f64;
+    let started = Instant::now();
+    loop {
+        let changed = tokio::time::timeout(PROGRESS_EVERY, updates.changed()).await;
+        if matches!(changed, Ok(Err(_))) {
+            return; // the wait is over
+        }
+        let latest = updates.borrow_and_update().clone();
+        let (percent, message) = match &latest {
+            Some(r) => (
+                f64::from(r.progress_percent.unwrap_or(0)),
+                format!(
+                    "{}{}{}",
+                    r.status.as_str(),
+                    r.progress_percent
+                        .map(|p| format!(", {p}%"))
+                        .unwrap_or_default(),
+                    r.eta_seconds
+                        .filter(|e| *e > 0)
+                        .map(|e| format!(", about {e} s left"))
+                        .unwrap_or_default()
+                ),
+            ),
+            None => (
+                0.0,
+                format!(
+                    "waiting for the platform ({} s)",
+                    started.elapsed().as_secs()
+                ),
+            ),
+        };
+        let done = latest
+            .as_ref()
+            .is_some_and(|r| r.status == TaskStatus::Succeeded);
+        let progress = if done {
+            100.0
+        } else {
+            percent.max(last_sent + 0.01).min(99.99)
+        };
+        if progress <= last_sent {
+            continue;
+        }
+        last_sent = progress;
+        let param = ProgressNotificationParam::new(token.clone(), progress)
+            .with_total(100.0)
+            .with_message(message);
+        if peer.notify_progress(param).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn task_report(result: &TaskResult, waited: f64, cap: u64, capped: bool) -> TaskReport {
+    let now = SystemTime::now();
+    let videos = result
+        .videos
+        .iter()
+        .map(|v| VideoReport {
+            url: v.url.clone(),
+            file_type: v.file_type.clone(),
+            expires_at: v.expires_at.map(rfc3339),
+            expires_in_seconds: v
+                .expires_at
+                .map(|t| t.duration_since(now).unwrap_or_default().as_secs()),
+        })
+        .collect::<Vec<_>>();
+    let capped_note = if capped {
+        format!(" (wait_seconds is capped at {cap} per call)")
+    } else {
+        String::new()
+    };
+    let next_step = match result.status {
+        TaskStatus::Succeeded if videos.is_empty() => "The task succeeded but the platform returned no video URL; try get_task_result again in a moment.".to_string(),
+        TaskStatus::Succeeded => "Done. Download or share the video URLs before they expire (see expires_at).".to_string(),
+        TaskStatus::Failed => "The task failed and was not completed; fix what the failure reason says before submitting a new request.".to_string(),
+        _ => format!("Not finished yet{capped_note}. Call {RESULT_TOOL} again with the same task_id and wait_seconds {}; do not resubmit.", suggested_wait(cap)),
+    };
+    TaskReport {
+        task_id: result.task_id.clone(),
+        status: result.status,
+        platform_status: result.raw_status.clone(),
+        done: result.status.is_terminal(),
+        progress_percent: result.progress_percent,
+        eta_seconds: result.eta_seconds,
+        failure_reason: result
+            .reason
+            .clone()
+            .filter(|_| result.status == TaskStatus::Failed),
+        videos,
+        waited_seconds: (waited * 10.0).round() / 10.0,
+        next_step,
+    }
+}
+
+/// The `wait_seconds` to suggest to a caller: the default, within the server's cap.
+fn suggested_wait(cap: u64) -> u64 {
+    cap.clamp(1, DEFAULT_WAIT_SECONDS)
+}
+
+fn report_text(report: &TaskReport) -> String {
+    let mut text = format!("Task {}: {}", report.task_id, report.status.as_str());
+    if let Some(p) = report.progress_percent.filter(|_| !report.done) {
+        text.push_str(&format!(", {p}%"));
+    }
+    if let Some(eta) = report.eta_seconds.filter(|e| *e > 0 && !report.done) {
+        text.push_str(&format!(", about {eta} s left"));
+    }
+    if let Some(reason) = &report.failure_reason {
+        text.push_str(&format!(". Reason: {reason}"));
+    }
+    text.push('.');
+    for (i, v) in report.videos.iter().enumerate() {
+        text.push_str(&format!("\nVideo {}: {}", i + 1, v.url));
+        if let Some(at) = &v.expires_at {
+            text.push_str(&format!(" (expires {at})"));
+        }
+    }
+    text.push('\n');
+    text.push_str(&report.next_step);
+    text
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn structured(value: &impl Serialize, text: String) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(serde_json::to_value(value).unwrap_or(Value::Null));
+    result
+}
+
+/// A tool error the model can read and act on.
+fn tool_error(error: &Error) -> CallToolResult {
+    let advice = match error {
+        Error::InvalidInput(_) => {
+            "Fix the fields above and call again. Nothing was sent and nothing was charged."
+        }
+        Error::MissingApiKey => {
+            "Ask the user to set JIEKOU_API_KEY in this MCP server's environment (the host's server configuration) and restart it. Nothing was sent."
+        }
+        Error::Auth { .. } => {
+            "The API key is wrong, expired or lacks access: ask the user to check JIEKOU_API_KEY. Retrying will not help."
+        }
+        Error::RateLimited { .. } => "Wait a little and call again.",
+        Error::NotFound { .. } => "Use the exact task_id returned by generate_transition_video.",
+        Error::SubmitOutcomeUnknown { .. } => {
+            "Tell the user the outcome is unknown before any retry."
+        }
+        Error::Network {
+            may_have_reached_server: false,
+            ..
+        } => "Nothing was charged. Check the network or JIEKOU_BASE_URL, then call again.",
+        Error::Network { .. } | Error::Timeout(_) => {
+            "Call again in a moment; the request may need to be checked with get_task_result if it was a submit."
+        }
+        Error::Upstream { status, .. } if *status >= 500 => {
+            "The platform is having trouble; try again in a minute."
+        }
+        Error::Upstream { .. } => {
+            "The platform rejected the request; change what its message says before trying again."
+        }
+        Error::BadResponse { .. } => "The platform answered unexpectedly; try again in a minute.",
+        Error::Cancelled => "The call was cancelled.",
+    };
+    tracing::debug!(error = %error, "tool error");
+    CallToolResult::error(vec![ContentBlock::text(format!(
+        "Error: {error}\n{advice}"
+    ))])
+}
+
+fn output_schema<T: JsonSchema>() -> Arc<JsonObject> {
+    Arc::new(host_friendly_schema::<T>())
+}
+
+fn tool_definitions(config: &Config) -> Vec<Tool> {
+    let max_wait = config.max_wait.as_secs();
+    let generate_description = format!(
+        "Generate a short video (4-8 s) that transitions from a first frame to a last frame, guided by a prompt (Google Veo 3.1 via JieKou AI). \
+Frames can be http(s) URLs, local file paths on the server's machine, data: URLs, or Base64 (JPEG or PNG, at most 20 MB each; ideally the same aspect ratio as the video). \
+Costs money per video: call it once per video the user wants, never as a retry. It returns a task_id immediately; generation then takes from under a minute to several minutes. \
+Next, call {RESULT_TOOL} with the task_id and wait_seconds (up to {max_wait}) until it reports done. Default model: {}.",
+        config.default_model
+    );
+    let mut generate_schema = host_friendly_schema::<TransitionRequest>();
+    if let Some(model) = generate_schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("model"))
+        .and_then(Value::as_object_mut)
+    {
+        model.insert("default".into(), json!(config.default_model));
+    }
+    let mut result_schema = host_friendly_schema::<TaskResultArgs>();
+    if let Some(wait) = result_schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("wait_seconds"))
+        .and_then(Value::as_object_mut)
+    {
+        wait.insert("maximum".into(), json!(max_wait));
+        wait.insert("default".into(), json!(DEFAULT_WAIT_SECONDS.min(max_wait)));
+    }
+    vec![
+        Tool::new(GENERATE_TOOL, generate_description, Arc::new(generate_schema))
+            .with_title("Generate transition video")
+            .with_raw_output_schema(output_schema::<Submitted>())
+            .with_annotations(
+                ToolAnnotations::with_title("Generate transition video")
+                    .read_only(false)
+                    .destructive(false)
+                    .idempotent(false)
+                    .open_world(true),
+            ),
+        Tool::new(
+            RESULT_TOOL,
+            format!(
+                "Check a video task started by {GENERATE_TOOL}, optionally waiting up to wait_seconds (0 = just look, at most {max_wait}) for it to finish, with progress notifications meanwhile. \
+Returns the status (queued, processing, succeeded, failed), progress, eta, the failure reason, and each video's URL with its expiry time (links expire about an hour after generation). \
+Safe to call repeatedly; it never submits anything or costs money."
+            ),
+            Arc::new(result_schema),
+        )
+        .with_title("Get video task result")
+        .with_raw_output_schema(output_schema::<TaskReport>())
+        .with_annotations(
+            ToolAnnotations::with_title("Get video task result")
+                .read_only(true)
+                .destructive(false)
+                .idempotent(true)
+                .open_world(true),
+        ),
+    ]
+}
+
+impl ServerHandler for VeoServer {
+    fn get_info(&self) -> ServerConfig {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("veo", env!("CARGO_PKG_VERSION"))
+                    .with_title("Veo transition videos"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.shared.tools.clone()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let args = request.arguments.unwrap_or_default();
+        let result = match request.name.as_ref() {
+            GENERATE_TOOL => self.generate(args).await,
+            RESULT_TOOL => self.task_result(args, context).await,
+            other => {
+                return Err(McpError::invalid_params(
+                    format!(
+                        "unknown tool \"{other}\"; the tools are {GENERATE_TOOL} and {RESULT_TOOL}"
+                    ),
+                    None,
+                ));
+            }
+        };
+        Ok(result.into())
+    }
+}

@@ -1,0 +1,188 @@
+//! Transports: stdio, and streamable HTTP at `/mcp` with Host/Origin checks, an optional bearer
+//! token and a body limit large enough for two 20 MB frames in Base64.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use rmcp::ServiceExt as _;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+
+use crate::server::VeoServer;
+
+/// Largest HTTP request body accepted: two 20 MB frames as Base64 (~54 MB) plus the rest.
+pub const MAX_HTTP_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Error type of the transport entry points.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves MCP over stdin/stdout until the client disconnects.
+pub async fn serve_stdio(server: VeoServer) -> Result<(), BoxError> {
+    let running = server.serve(rmcp::transport::stdio_pipes()).await?;
+    running.waiting().await?;
+    Ok(())
+}
+
+/// How to serve over HTTP.
+#[derive(Clone, Debug, Default)]
+pub struct HttpOptions {
+    /// Bearer token clients must present; `None` accepts every client (loopback only).
+    pub auth_token: Option<String>,
+    /// Host header values accepted besides the loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Origin values accepted besides loopback origins.
+    pub allowed_origins: Vec<String>,
+}
+
+/// Checks the options against the address: a non-loopback address needs a token.
+pub fn check_http_options(addr: SocketAddr, options: &HttpOptions) -> Result<(), String> {
+    if !addr.ip().is_loopback()
+        && options
+            .auth_token
+            .as_deref()
+            .is_none_or(|t| t.trim().is_empty())
+    {
+        return Err(format!(
+            "refusing to serve on {addr} without a bearer token: set VEO_AUTH_TOKEN (or --auth-token), or bind a loopback address such as 127.0.0.1"
+        ));
+    }
+    Ok(())
+}
+
+/// The axum router serving MCP at `/mcp`; `shutdown` ends open sessions and streams.
+pub fn http_router(
+    server: VeoServer,
+    options: &HttpOptions,
+    shutdown: CancellationToken,
+) -> Router {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"]
+        .map(String::from)
+        .to_vec();
+    hosts.extend(options.allowed_hosts.iter().cloned());
+    let mut origins: Vec<String> = [
+        "http://localhost:*",
+        "http://127.0.0.1:*",
+        "http://[::1]:*",
+        "https://localhost:*",
+        "https://127.0.0.1:*",
+    ]
+    .map(String::from)
+    .to_vec();
+    origins.extend(options.allowed_origins.iter().cloned());
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins)
+        .with_max_request_body_bytes(MAX_HTTP_BODY_BYTES)
+        .with_cancellation_token(shutdown);
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let token: Option<Arc<str>> = options.auth_token.as_deref().map(|t| Arc::from(t.trim()));
+    Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(token, require_bearer))
+}
+
+async fn require_bearer(
+    State(token): State<Option<Arc<str>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(expected) = token {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "missing or wrong bearer token",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves MCP over HTTP on a bound listener until `shutdown` fires.
+pub async fn serve_http_on(
+    listener: tokio::net::TcpListener,
+    server: VeoServer,
+    options: &HttpOptions,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    let router = http_router(server, options, shutdown.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}
+
+/// Resolves when the process receives SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_addresses_need_a_token() {
+        let public: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert!(
+            check_http_options(public, &HttpOptions::default())
+                .unwrap_err()
+                .contains("VEO_AUTH_TOKEN")
+        );
+        assert!(check_http_options(local, &HttpOptions::default()).is_ok());
+        let with_token = HttpOptions {
+            auth_token: Some("t".into()),
+            ..HttpOptions::default()
+        };
+        assert!(check_http_options(public, &with_token).is_ok());
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
