@@ -375,10 +375,14 @@ async fn report_progress(
 ) {
     let mut last_sent = -1.0f64;
     let started = Instant::now();
+    let mut seen_at = started;
     loop {
         let changed = tokio::time::timeout(PROGRESS_EVERY, updates.changed()).await;
         if matches!(changed, Ok(Err(_))) {
             return; // the wait is over
+        }
+        if matches!(changed, Ok(Ok(()))) {
+            seen_at = Instant::now();
         }
         let latest = updates.borrow_and_update().clone();
         let (percent, message) = match &latest {
@@ -390,7 +394,9 @@ async fn report_progress(
                     r.progress_percent
                         .map(|p| format!(", {p}%"))
                         .unwrap_or_default(),
+                    // Between polls, count the platform's estimate down rather than repeat it.
                     r.eta_seconds
+                        .map(|e| e.saturating_sub(seen_at.elapsed().as_secs()))
                         .filter(|e| *e > 0)
                         .map(|e| format!(", about {e} s left"))
                         .unwrap_or_default()
