@@ -143,3 +143,165 @@ async fn an_rmcp_http_client_lists_the_tools_with_a_token() {
     client.cancel().await.unwrap();
     shutdown.cancel();
 }
+
+/// Starts veo-mcp over HTTP in front of `mock`.
+async fn start_in_front_of(mock: &veo_mock::MockServer) -> (SocketAddr, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = VeoServer::new(config(mock.base_url(), Some(mock.api_key())));
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        serve_http_on(listener, server, &HttpOptions::default(), stop)
+            .await
+            .unwrap()
+    });
+    (addr, shutdown)
+}
+
+#[tokio::test]
+async fn an_rmcp_http_client_generates_a_video_from_two_20_mb_frames() {
+    use base64::Engine as _;
+    let mock = veo_mock::MockServer::start(veo_mock::MockConfig::default().with_timing(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_millis(1500),
+    ))
+    .await
+    .unwrap();
+    let (addr, shutdown) = start_in_front_of(&mock).await;
+    let recorder = Recorder::default();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp")),
+    );
+    let client = recorder.clone().serve(transport).await.unwrap();
+
+    // Two frames of about 20 MB each (stored, uncompressed PNG), about 53 MB of JSON as Base64.
+    let first = veo_core::sample::gradient_png(2580, 2580, [255, 0, 0], [0, 0, 255]);
+    let last = veo_core::sample::gradient_png(2580, 2580, [0, 255, 0], [255, 255, 0]);
+    assert!(first.len() > 19_000_000 && first.len() as u64 <= veo_core::image::MAX_IMAGE_BYTES);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let submitted = veo_tests::call(
+        &client,
+        "generate_transition_video",
+        json!({
+            "image": b64.encode(&first),
+            "last_image": b64.encode(&last),
+            "prompt": "red turns to green",
+            "aspect_ratio": "16:9",
+        }),
+    )
+    .await;
+    drop((first, last));
+    assert_eq!(
+        submitted.is_error,
+        Some(false),
+        "{}",
+        veo_tests::text(&submitted)
+    );
+    let summary = submitted.structured_content.clone().unwrap();
+    assert_eq!(summary["frames"][0]["width"], 2580);
+    assert!(
+        summary["warnings"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("aspect"),
+        "square frames for a 16:9 video are flagged: {summary}"
+    );
+    let stats = mock.stats();
+    assert_eq!(stats.tasks_created, 1, "the mock accepted the 53 MB body");
+
+    let report = veo_tests::call(
+        &client,
+        "get_task_result",
+        json!({"task_id": summary["task_id"], "wait_seconds": 15}),
+    )
+    .await;
+    let report = report.structured_content.unwrap();
+    assert_eq!(report["status"], "succeeded", "{report}");
+    assert_eq!(report["videos"].as_array().unwrap().len(), 1);
+    assert!(
+        !recorder.progress.lock().unwrap().is_empty(),
+        "progress notifications arrive over HTTP too"
+    );
+    client.cancel().await.unwrap();
+    shutdown.cancel();
+}
+
+/// Reads the JSON-RPC message of a reply sent either as JSON or as a server-sent event stream.
+async fn rpc_reply(response: reqwest::Response) -> Value {
+    let body = response.text().await.unwrap();
+    if let Ok(value) = serde_json::from_str::<Value>(&body) {
+        return value;
+    }
+    body.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+        .find(|v| v.get("id").is_some())
+        .unwrap_or_else(|| panic!("no JSON-RPC reply in {body}"))
+}
+
+#[tokio::test]
+async fn session_clients_and_stateless_2026_clients_are_both_served() {
+    let mock = veo_mock::MockServer::start(veo_mock::MockConfig::fast())
+        .await
+        .unwrap();
+    let (addr, shutdown) = start_in_front_of(&mock).await;
+
+    // 2025-06-18, as most hosts speak today: initialize, a session id, then calls in the session.
+    let init = post(addr, initialize().to_string(), &[]).await;
+    assert_eq!(init.status(), 200);
+    let session = init
+        .headers()
+        .get("mcp-session-id")
+        .expect("a session id")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let reply = rpc_reply(init).await;
+    assert_eq!(reply["result"]["protocolVersion"], "2025-06-18");
+    let headers = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert!(
+        post(addr, initialized.to_string(), &headers)
+            .await
+            .status()
+            .is_success()
+    );
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let reply = rpc_reply(post(addr, list.to_string(), &headers).await).await;
+    assert_eq!(reply["result"]["tools"].as_array().unwrap().len(), 2);
+    let look = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "get_task_result", "arguments": {"task_id": "nope", "wait_seconds": 0}}});
+    let reply = rpc_reply(post(addr, look.to_string(), &headers).await).await;
+    assert_eq!(reply["result"]["isError"], true, "{reply}");
+
+    // 2026-07-28: no handshake and no session; each request carries its protocol metadata.
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+    });
+    let list =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}});
+    let response = post(
+        addr,
+        list.to_string(),
+        &[
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/list"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("mcp-session-id").is_none());
+    let reply = rpc_reply(response).await;
+    assert_eq!(
+        reply["result"]["tools"].as_array().map(Vec::len),
+        Some(2),
+        "{reply}"
+    );
+    shutdown.cancel();
+}
