@@ -7,7 +7,8 @@
 //! purpose: 500s, proxy 502 pages, 429 with `Retry-After`, dropped connections, slow and
 //! malformed replies, and submits whose task is created although the reply is an error.
 //!
-//! Start it in-process with [`MockServer::start`]; read counters with [`MockServer::stats`];
+//! Start it in-process with [`MockServer::start`]; read counters with [`MockServer::stats`]
+//! and the tasks held with [`MockServer::tasks`];
 //! inject faults with [`MockServer::set_faults`] or `POST /_mock/faults`. Prompt markers such
 //! as `[mock:fail=REASON]` steer single tasks (see [`markers`]).
 //!
@@ -32,3 +33,4 @@ pub use files::SAMPLE_MP4;
 pub use model::Model;
 pub use server::MockServer;
 pub use stats::{Endpoint, EndpointStats, Outcome, StatsSnapshot};
+pub use tasks::TaskSummary;

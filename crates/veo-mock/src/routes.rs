@@ -25,7 +25,7 @@ use crate::faults::{Fault, FaultRule, Faults, Scope};
 use crate::files::{self, LinkError, SAMPLE_MP4, Signer};
 use crate::model::Model;
 use crate::stats::{Endpoint, Outcome, Stats};
-use crate::tasks::{Clock, Ending, Phase, Store, Task, TaskDefaults};
+use crate::tasks::{Clock, Ending, Phase, Store, Task, TaskDefaults, TaskSummary};
 use crate::validate::{self, Limits};
 
 /// Everything the handlers share.
@@ -72,6 +72,12 @@ impl Shared {
         self.faults
             .set(self.config.faults.clone(), Some(self.config.seed));
         self.stats.reset();
+    }
+
+    /// Every task held, oldest first, with its status now.
+    pub(crate) fn task_summaries(&self) -> Vec<TaskSummary> {
+        let now = self.clock.now_ms();
+        self.store.list().iter().map(|t| t.summary(now)).collect()
     }
 
     fn auth(&self, headers: &HeaderMap) -> Result<(), Box<Reply>> {
@@ -292,6 +298,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/files/{task_id}/{file}", get(download))
         .route("/_mock/stats", get(admin_stats))
         .route("/_mock/reset", post(admin_reset))
+        .route("/_mock/tasks", get(admin_tasks))
         .route(
             "/_mock/faults",
             get(admin_faults)
@@ -538,11 +545,12 @@ struct VideoView {
 /// The task-result body of `task` at `now_ms`.
 fn render_result(s: &Shared, task: &Task, now_ms: u64) -> Vec<u8> {
     let phase = task.phase_at(now_ms);
-    let (status, eta, progress) = match phase {
-        Phase::Queued { eta_s } => ("TASK_STATUS_QUEUED", eta_s, 0),
-        Phase::Processing { progress, eta_s } => ("TASK_STATUS_PROCESSING", eta_s, progress),
-        Phase::Succeed => ("TASK_STATUS_SUCCEED", 0, 100),
-        Phase::Failed => ("TASK_STATUS_FAILED", 0, 0),
+    let status = phase.status_name();
+    let (eta, progress) = match phase {
+        Phase::Queued { eta_s } => (eta_s, 0),
+        Phase::Processing { progress, eta_s } => (eta_s, progress),
+        Phase::Succeed => (0, 100),
+        Phase::Failed => (0, 0),
     };
     let reason = match (&task.ending, phase) {
         (Ending::Fail(r), Phase::Failed) => r.as_ref(),
@@ -719,6 +727,12 @@ async fn download_inner(
 
 async fn admin_stats(State(s): AppState) -> Response {
     axum::Json(s.stats.snapshot(s.store.len())).into_response()
+}
+
+/// Every task held, oldest first: how a test finds the task behind a submit whose reply was
+/// replaced by a fault.
+async fn admin_tasks(State(s): AppState) -> Response {
+    axum::Json(json!({ "tasks": s.task_summaries() })).into_response()
 }
 
 async fn admin_reset(State(s): AppState) -> Response {

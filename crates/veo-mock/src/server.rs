@@ -14,6 +14,7 @@ use crate::conn::{ConnInfo, MockListener};
 use crate::faults::FaultRule;
 use crate::routes::{self, Shared};
 use crate::stats::StatsSnapshot;
+use crate::tasks::TaskSummary;
 
 /// A running mock server. Dropping it stops the server (in the background);
 /// [`MockServer::shutdown`] stops it and waits.
@@ -113,6 +114,12 @@ impl MockServer {
     /// A copy of the counters, read in-process.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot(self.shared.store.len())
+    }
+
+    /// Every task held, oldest first, with its status now (also `GET /_mock/tasks`). This is how
+    /// a test finds a task whose submit reply was replaced by a fault.
+    pub fn tasks(&self) -> Vec<TaskSummary> {
+        self.shared.task_summaries()
     }
 
     /// Replaces every active fault rule.

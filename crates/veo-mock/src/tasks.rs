@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
 
 use crate::model::Model;
 use crate::validate::Submission;
@@ -58,6 +59,8 @@ pub(crate) enum Ending {
 #[derive(Debug)]
 pub(crate) struct Task {
     pub id: Box<str>,
+    /// Creation order since startup or the last reset, from 0.
+    pub seq: u64,
     pub model: Model,
     pub submit_ms: u64,
     pub queue_ms: u64,
@@ -78,7 +81,41 @@ pub(crate) enum Phase {
     Failed,
 }
 
+impl Phase {
+    /// The platform's name for this phase, e.g. `TASK_STATUS_PROCESSING`.
+    pub(crate) fn status_name(self) -> &'static str {
+        match self {
+            Phase::Queued { .. } => "TASK_STATUS_QUEUED",
+            Phase::Processing { .. } => "TASK_STATUS_PROCESSING",
+            Phase::Succeed => "TASK_STATUS_SUCCEED",
+            Phase::Failed => "TASK_STATUS_FAILED",
+        }
+    }
+}
+
+/// One task as `GET /_mock/tasks` and [`crate::MockServer::tasks`] list it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    /// The id a submit returned (or would have returned, had a fault not replaced the reply).
+    pub task_id: String,
+    /// The endpoint it was submitted to.
+    pub model: Model,
+    /// Its status now, e.g. `TASK_STATUS_QUEUED`.
+    pub status: String,
+    /// When it was submitted, in Unix milliseconds.
+    pub submit_time_ms: u64,
+}
+
 impl Task {
+    pub(crate) fn summary(&self, now_ms: u64) -> TaskSummary {
+        TaskSummary {
+            task_id: self.id.to_string(),
+            model: self.model,
+            status: self.phase_at(now_ms).status_name().to_owned(),
+            submit_time_ms: self.submit_ms,
+        }
+    }
+
     pub(crate) fn execute_ms(&self) -> u64 {
         self.submit_ms.saturating_add(self.queue_ms)
     }
@@ -126,15 +163,30 @@ type Shard = RwLock<HashMap<Box<str>, Arc<Task>>>;
 /// All tasks, sharded by id.
 pub(crate) struct Store {
     shards: Box<[Shard]>,
-    rng: Mutex<StdRng>,
+    ids: Mutex<Generator>,
     count: AtomicU64,
+}
+
+/// Ids, seeds and failure rolls, plus the creation counter; one lock so both stay in step.
+struct Generator {
+    rng: StdRng,
+    next_seq: u64,
+}
+
+impl Generator {
+    fn new(seed: u64) -> Generator {
+        Generator {
+            rng: StdRng::seed_from_u64(seed),
+            next_seq: 0,
+        }
+    }
 }
 
 impl Store {
     pub(crate) fn new(seed: u64) -> Store {
         Store {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            ids: Mutex::new(Generator::new(seed)),
             count: AtomicU64::new(0),
         }
     }
@@ -156,8 +208,11 @@ impl Store {
         defaults: TaskDefaults,
         now_ms: u64,
     ) -> Arc<Task> {
-        let (id, seed, random_fail) = {
-            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let (id, seq, seed, random_fail) = {
+            let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+            let seq = ids.next_seq;
+            ids.next_seq += 1;
+            let rng = &mut ids.rng;
             let a: u64 = rng.random();
             let b: u64 = rng.random();
             let id = format!(
@@ -173,7 +228,7 @@ impl Store {
             let reason_ix = rng.random_range(0..FAILURE_REASONS.len());
             let random_fail =
                 (roll < defaults.failure_rate).then(|| FAILURE_REASONS[reason_ix].to_owned());
-            (id, seed, random_fail)
+            (id, seq, seed, random_fail)
         };
         let m = &sub.markers;
         let ending = match (&m.fail, m.succeed, random_fail) {
@@ -192,6 +247,7 @@ impl Store {
         );
         let task = Arc::new(Task {
             id: id.into_boxed_str(),
+            seq,
             model,
             submit_ms: now_ms,
             queue_ms: m.queue_ms.unwrap_or(defaults.queue_ms),
@@ -219,6 +275,24 @@ impl Store {
             .cloned()
     }
 
+    /// Every task held, oldest first.
+    pub(crate) fn list(&self) -> Vec<Arc<Task>> {
+        let mut all: Vec<Arc<Task>> = self
+            .shards
+            .iter()
+            .flat_map(|shard| {
+                shard
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .values()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        all.sort_by_key(|t| t.seq);
+        all
+    }
+
     /// Number of tasks held.
     pub(crate) fn len(&self) -> usize {
         usize::try_from(self.count.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
@@ -230,7 +304,7 @@ impl Store {
             shard.write().unwrap_or_else(|p| p.into_inner()).clear();
         }
         self.count.store(0, Ordering::Relaxed);
-        *self.rng.lock().unwrap_or_else(|p| p.into_inner()) = StdRng::seed_from_u64(seed);
+        *self.ids.lock().unwrap_or_else(|p| p.into_inner()) = Generator::new(seed);
     }
 }
 
@@ -241,6 +315,7 @@ mod tests {
     fn task(ending: Ending) -> Task {
         Task {
             id: "t".into(),
+            seq: 0,
             model: Model::Standard,
             submit_ms: 1_000,
             queue_ms: 100,

@@ -136,3 +136,59 @@ pub fn error_message(status: u16, v: &Value, want_status: u16) -> String {
     assert!(v["metadata"].is_object(), "{v}");
     v["message"].as_str().expect("message").to_owned()
 }
+
+/// GETs an admin path (`/_mock/...`); returns status and parsed JSON (Null if none).
+pub async fn admin_get(server: &MockServer, path: &str) -> (u16, Value) {
+    let resp = client()
+        .get(server.url(path))
+        .send()
+        .await
+        .expect("response");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Sends an admin request with a raw body (`POST`, `DELETE`, ...); returns status and JSON.
+pub async fn admin_send(
+    server: &MockServer,
+    method: reqwest::Method,
+    path: &str,
+    body: &str,
+) -> (u16, Value) {
+    let resp = client()
+        .request(method, server.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("response");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Submits a quick task, waits for it to succeed and returns its first video link.
+pub async fn finished_video_url(server: &MockServer) -> String {
+    let id = submit(server, "ready soon [mock:duration_ms=20]").await;
+    let done = poll_to_end(server, &id).await.pop().expect("a result");
+    assert_eq!(done["task"]["status"], "TASK_STATUS_SUCCEED", "{done}");
+    done["videos"][0]["video_url"]
+        .as_str()
+        .expect("video_url")
+        .to_owned()
+}
+
+/// GETs a result link; returns status, `Content-Type` and the body.
+pub async fn download(url: &str) -> (u16, String, Vec<u8>) {
+    let resp = client().get(url).send().await.expect("response");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = resp.bytes().await.expect("body").to_vec();
+    (status, content_type, bytes)
+}
