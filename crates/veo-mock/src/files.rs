@@ -61,10 +61,9 @@ impl Signer {
         let expires = query_param(query, "expires")
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or(LinkError::Malformed)?;
-        let sig = query_param(query, "sig")
-            .and_then(|v| u64::from_str_radix(v, 16).ok())
-            .ok_or(LinkError::Malformed)?;
-        if sig != self.sig(task_id, index, expires) {
+        let sig = query_param(query, "sig").ok_or(LinkError::Malformed)?;
+        // Compared as text, like a storage front does: `sig=0<sig>` is not the same link.
+        if sig != format!("{:016x}", self.sig(task_id, index, expires)) {
             return Err(LinkError::BadSignature);
         }
         if now_ms >= expires {
@@ -163,6 +162,11 @@ mod tests {
             Err(LinkError::Expired { expires_ms: 5_000 })
         );
         assert_eq!(s.verify("abc", 1, query, 0), Err(LinkError::BadSignature));
+        let padded = query.unwrap().replace("sig=", "sig=0");
+        assert_eq!(
+            s.verify("abc", 0, Some(&padded), 0),
+            Err(LinkError::BadSignature)
+        );
         let forged = query.unwrap().replace("5000", "9000");
         assert_eq!(
             s.verify("abc", 0, Some(&forged), 0),
