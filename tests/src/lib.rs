@@ -88,3 +88,101 @@ pub fn png_base64(width: u32, height: u32) -> String {
         [10, 10, 80],
     ))
 }
+
+/// Checks `value` against the subset of JSON Schema the tools publish (type, properties,
+/// required, enum, items, minimum/maximum); returns every mismatch with its path. MCP clients
+/// validate structured content against the output schema, so a `null` where the schema says
+/// "string" breaks them.
+pub fn schema_mismatches(value: &Value, schema: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    check_node(value, schema, "$", &mut problems);
+    problems
+}
+
+fn check_node(value: &Value, schema: &Value, path: &str, problems: &mut Vec<String>) {
+    if let Some(expected) = schema.get("type").and_then(Value::as_str) {
+        let ok = match expected {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "boolean" => value.is_boolean(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "null" => value.is_null(),
+            _ => true,
+        };
+        if !ok {
+            problems.push(format!("{path}: expected {expected}, got {value}"));
+            return;
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        problems.push(format!("{path}: {value} is not one of {allowed:?}"));
+    }
+    if let (Some(min), Some(n)) = (
+        schema.get("minimum").and_then(Value::as_f64),
+        value.as_f64(),
+    ) && n < min
+    {
+        problems.push(format!("{path}: {n} < minimum {min}"));
+    }
+    if let (Some(max), Some(n)) = (
+        schema.get("maximum").and_then(Value::as_f64),
+        value.as_f64(),
+    ) && n > max
+    {
+        problems.push(format!("{path}: {n} > maximum {max}"));
+    }
+    if let Some(object) = value.as_object() {
+        for key in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !object.contains_key(key) {
+                problems.push(format!("{path}: required {key} is missing"));
+            }
+        }
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for (key, child) in object {
+            match properties.and_then(|p| p.get(key)) {
+                Some(child_schema) => {
+                    check_node(child, child_schema, &format!("{path}.{key}"), problems)
+                }
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    problems.push(format!("{path}: {key} is not in the schema"))
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in array.iter().enumerate() {
+            check_node(item, items, &format!("{path}[{i}]"), problems);
+        }
+    }
+}
+
+/// Calls a tool and checks that its structured content (if any) matches the tool's published
+/// output schema, as strict MCP clients do.
+pub async fn call_checked(client: &McpClient, tool: &'static str, args: Value) -> CallToolResult {
+    let result = call(client, tool, args).await;
+    if let Some(content) = &result.structured_content {
+        let tools = client.peer().list_all_tools().await.expect("tools/list");
+        let schema = tools
+            .iter()
+            .find(|t| t.name == tool)
+            .and_then(|t| t.output_schema.clone())
+            .expect("the tool publishes an output schema");
+        let problems = schema_mismatches(content, &Value::Object((*schema).clone()));
+        assert!(
+            problems.is_empty(),
+            "{tool} result does not match its output schema: {problems:#?}\n{content}"
+        );
+    }
+    result
+}

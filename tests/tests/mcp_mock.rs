@@ -8,7 +8,7 @@ use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 use veo_mcp::VeoServer;
 use veo_mock::{Endpoint, Fault, FaultRule, MockConfig, MockServer, Outcome, Scope};
-use veo_tests::{call, config, connect_in_process, png_base64, text};
+use veo_tests::{call_checked as call, config, connect_in_process, png_base64, text};
 
 async fn mock(config: MockConfig) -> MockServer {
     MockServer::start(config).await.expect("mock starts")

@@ -83,12 +83,16 @@ pub struct FrameSummary {
     /// How it was given: "url", "file" or "base64".
     pub source: String,
     /// Image format ("jpeg" or "png"); absent for URLs, which the platform fetches itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<ImageFormat>,
     /// Width in pixels, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
     /// Height in pixels, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
     /// Size in bytes, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
 }
 
@@ -104,10 +108,13 @@ pub struct TaskReport {
     /// True once the task has succeeded or failed; it will not change any more.
     pub done: bool,
     /// Progress from 0 to 100, if reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub progress_percent: Option<u8>,
     /// Estimated seconds until done, if reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_seconds: Option<u64>,
     /// Why the task failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     /// The generated videos (one per sample), once succeeded.
     pub videos: Vec<VideoReport>,
@@ -123,10 +130,13 @@ pub struct VideoReport {
     /// Signed download URL; it stops working at expires_at.
     pub url: String,
     /// File type, e.g. "mp4".
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub file_type: Option<String>,
     /// When the URL expires (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// Seconds until the URL expires, from now.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in_seconds: Option<u64>,
 }
 
