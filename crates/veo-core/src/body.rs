@@ -133,6 +133,50 @@ impl RequestBody {
     }
 }
 
+impl RequestBody {
+    /// A SHA-256 (hex) of the endpoint and the body's content, the frames' decoded bytes
+    /// included: two requests with the same fingerprint ask the platform for the same video.
+    ///
+    /// Hashes the raw frame bytes (read from disk for file frames) rather than their Base64,
+    /// which is equivalent because the encoding is deterministic, and cheaper.
+    pub async fn fingerprint(&self, endpoint: &str) -> std::io::Result<String> {
+        use sha2::Digest as _;
+        let mut hash = sha2::Sha256::new();
+        hash.update(endpoint.as_bytes());
+        hash.update([0]);
+        for part in &self.parts {
+            match part {
+                Part::Json(b) => hash.update(b),
+                Part::Base64(b) => {
+                    hash.update((b.len() as u64).to_le_bytes());
+                    hash.update(b);
+                }
+                Part::Base64File { path, len } => {
+                    hash.update(len.to_le_bytes());
+                    let mut file = tokio::fs::File::open(path).await?;
+                    let mut buf = vec![0u8; 256 * 1024];
+                    let mut seen = 0u64;
+                    loop {
+                        let n = file.read(&mut buf).await?;
+                        if n == 0 {
+                            break;
+                        }
+                        seen += n as u64;
+                        hash.update(&buf[..n]);
+                    }
+                    if seen != *len {
+                        return Err(std::io::Error::other(format!(
+                            "{} changed while being read ({seen} bytes, {len} expected)",
+                            path.display()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
 fn frame_part(payload: &FramePayload) -> Vec<Part> {
     match payload {
         FramePayload::Url(url) => vec![Part::Json(Bytes::from(
@@ -339,6 +383,52 @@ mod tests {
         assert!(
             e.to_string().contains("changed while it was being sent"),
             "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn fingerprints_follow_content_not_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, last) = (png(9), png(10));
+        let path = dir.path().join("first.png");
+        std::fs::write(&path, &first).unwrap();
+        let policy = ImagePolicy {
+            allowed_roots: vec![dir.path().to_path_buf()],
+        };
+        let fingerprint = |request: TransitionRequest| {
+            let policy = policy.clone();
+            async move {
+                let prepared = prepare(request, &policy).await.unwrap();
+                encode(&prepared)
+                    .fingerprint(prepared.request.model.endpoint_path())
+                    .await
+                    .unwrap()
+            }
+        };
+        let from_file =
+            TransitionRequest::new(path.to_str().unwrap(), STANDARD.encode(&last), "a fox");
+        let from_base64 =
+            TransitionRequest::new(STANDARD.encode(&first), STANDARD.encode(&last), "a fox");
+        let a = fingerprint(from_file.clone()).await;
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, fingerprint(from_file.clone()).await, "stable");
+        assert_eq!(a, fingerprint(from_base64).await, "same bytes, same video");
+        let mut other_prompt = from_file.clone();
+        other_prompt.prompt = "a wolf".into();
+        assert_ne!(a, fingerprint(other_prompt).await);
+        let mut other_model = from_file.clone();
+        other_model.model = Model::Veo31Fast;
+        assert_ne!(a, fingerprint(other_model).await);
+        let mut other_seed = from_file.clone();
+        other_seed.seed = Some(1);
+        assert_ne!(a, fingerprint(other_seed).await);
+        std::fs::write(&path, png(11)).unwrap();
+        let changed =
+            TransitionRequest::new(path.to_str().unwrap(), STANDARD.encode(&last), "a fox");
+        assert_ne!(
+            a,
+            fingerprint(changed).await,
+            "other image bytes, other video"
         );
     }
 }

@@ -96,7 +96,7 @@ impl Client {
         &self.inner.config
     }
 
-    fn http(&self) -> Result<&reqwest::Client> {
+    pub(crate) fn http(&self) -> Result<&reqwest::Client> {
         if let Some(http) = self.inner.http.get() {
             return Ok(http);
         }
@@ -477,7 +477,7 @@ fn is_body_error(e: &reqwest::Error) -> bool {
     false
 }
 
-fn transport_error(e: &reqwest::Error, timeout: Duration) -> Error {
+pub(crate) fn transport_error(e: &reqwest::Error, timeout: Duration) -> Error {
     if e.is_timeout() {
         Error::Timeout(timeout)
     } else {
@@ -489,7 +489,7 @@ fn transport_error(e: &reqwest::Error, timeout: Duration) -> Error {
 }
 
 /// An error's message with its causes, which carry the useful part (e.g. "connection refused").
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

@@ -158,6 +158,24 @@ pub enum Error {
         detail: String,
     },
 
+    /// A result link no longer works (signed links expire about an hour after they are made).
+    #[error("the video link has expired or was refused (HTTP {status}): {message}")]
+    LinkExpired {
+        /// HTTP status (403 or 410).
+        status: u16,
+        /// What the file host said.
+        message: String,
+    },
+
+    /// A local file could not be written or read.
+    #[error("cannot use {}: {message}", path.display())]
+    LocalFile {
+        /// The file or directory concerned.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
     /// The operation was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,

@@ -8,6 +8,7 @@
 //! 3. [`body`]: the exact JSON body of the model's endpoint, streamed.
 //! 4. [`client`]: submit, query, wait; the only code that talks to the platform.
 //! 5. [`result`]: the platform's answer, read tolerantly into a [`TaskResult`].
+//! 6. [`download`]: a result video saved to disk, atomically and checked.
 //!
 //! [`error`] holds the one error type, [`config`] the client settings, [`schema`] the
 //! host-friendly JSON Schemas, and [`sample`] generated frames for demos and tests.
@@ -31,6 +32,7 @@
 pub mod body;
 pub mod client;
 pub mod config;
+pub mod download;
 pub mod error;
 pub mod image;
 pub mod request;

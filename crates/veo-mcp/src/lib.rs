@@ -2,10 +2,12 @@
 //!
 //! - [`config`]: flags and environment → [`config::Config`].
 //! - [`server`]: [`server::VeoServer`], the `generate_transition_video` and `get_task_result` tools.
+//! - [`journal`]: the SQLite task journal (every submit, status, link and saved file).
 //! - [`transport`]: stdio and streamable HTTP.
 //! - [`logging`]: stderr-only logs.
 
 pub mod config;
+pub mod journal;
 pub mod logging;
 pub mod server;
 pub mod transport;

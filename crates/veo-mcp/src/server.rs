@@ -552,6 +552,12 @@ fn tool_error(error: &Error) -> CallToolResult {
             "The platform rejected the request; change what its message says before trying again."
         }
         Error::BadResponse { .. } => "The platform answered unexpectedly; try again in a minute.",
+        Error::LinkExpired { .. } => {
+            "Call get_task_result again for fresh links; the saved copy (if any) is listed by list_tasks."
+        }
+        Error::LocalFile { .. } => {
+            "Check that the output directory exists and is writable (VEO_OUTPUT_DIR)."
+        }
         Error::Cancelled => "The call was cancelled.",
     };
     tracing::debug!(error = %error, "tool error");
