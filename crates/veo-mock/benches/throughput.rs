@@ -17,7 +17,8 @@
 //!
 //! Settings (environment): `VEO_MOCK_BENCH_ROUNDS` (5), `VEO_MOCK_BENCH_SECS` (3),
 //! `VEO_MOCK_BENCH_CONNS` (64), `VEO_MOCK_BENCH_SERVER` (`in-process` or `process`),
-//! `VEO_MOCK_BENCH_ONLY` (`throughput` or `submit`).
+//! `VEO_MOCK_BENCH_ONLY` (`throughput` or `submit`). Run without `--bench` (as
+//! `cargo test --all-targets` does) it makes one short throughput round only, as a smoke test.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -44,12 +45,21 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// `cargo bench` passes `--bench`; without it (`cargo test --all-targets`) a short smoke run
+/// checks the benchmark still works without taking a minute.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
 fn main() {
     let only = std::env::var("VEO_MOCK_BENCH_ONLY").unwrap_or_default();
+    if smoke() {
+        println!("smoke run (use `cargo bench` for figures)");
+    }
     if only.is_empty() || only == "throughput" {
         throughput();
     }
-    if only.is_empty() || only == "submit" {
+    if (only.is_empty() && !smoke()) || only == "submit" {
         large_submit();
     }
 }
@@ -289,8 +299,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Loads `addr` with `request` and prints a line per round and a summary.
 fn load(label: &str, addr: SocketAddr, request: Vec<u8>) -> (f64, u32, u32) {
-    let rounds: usize = env_or("VEO_MOCK_BENCH_ROUNDS", 5);
-    let secs: f64 = env_or("VEO_MOCK_BENCH_SECS", 3.0);
+    let (rounds, secs, warm_up) = if smoke() {
+        (1, 0.2, 0.1)
+    } else {
+        (
+            env_or("VEO_MOCK_BENCH_ROUNDS", 5),
+            env_or("VEO_MOCK_BENCH_SECS", 3.0),
+            1.0,
+        )
+    };
     let n_conns: usize = env_or("VEO_MOCK_BENCH_CONNS", 64);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -303,7 +320,7 @@ fn load(label: &str, addr: SocketAddr, request: Vec<u8>) -> (f64, u32, u32) {
             conns.push(Conn::open(addr).await);
         }
         // Warm-up, not reported.
-        let (c, _) = round(conns, Arc::clone(&request), 1.0).await;
+        let (c, _) = round(conns, Arc::clone(&request), warm_up).await;
         conns = c;
         let mut rates = Vec::new();
         let mut p50s = Vec::new();
@@ -431,7 +448,9 @@ fn throughput() {
         measured.2,
         baseline.0,
         measured.0 / baseline.0 * 100.0,
-        if measured.0 >= 50_000.0 {
+        if smoke() {
+            "not judged in a smoke run"
+        } else if measured.0 >= 50_000.0 {
             "met"
         } else {
             "NOT met"
