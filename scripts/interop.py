@@ -77,7 +77,7 @@ async def exercise(client: Client, frames: tuple[str, str], base_url: str, label
     """List tools, reject bad input without traffic, generate, wait with progress, download."""
     tools = (await client.list_tools()).tools
     names = sorted(t.name for t in tools)
-    assert names == ["generate_transition_video", "get_task_result"], names
+    assert names == ["generate_transition_video", "get_task_result", "list_tasks"], names
     for tool in tools:
         check_schema(tool.input_schema, f"{tool.name}.inputSchema")
         assert tool.output_schema, f"{tool.name} has an output schema"

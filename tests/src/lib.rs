@@ -53,7 +53,19 @@ pub fn config(base_url: &str, api_key: Option<&str>) -> Config {
     let mut config = Config::from_args(&cli.common).expect("config");
     config.client.api_key = api_key.and_then(veo_core::ApiKey::new);
     config.max_wait = std::time::Duration::from_secs(20);
+    config.journal = None;
+    config.output_dir = None;
+    config.watch = veo_mcp::watcher::PollTiming {
+        first: std::time::Duration::from_millis(300),
+        min: std::time::Duration::from_millis(200),
+        max: std::time::Duration::from_secs(1),
+    };
     config
+}
+
+/// Starts a server for `config` (journal and watcher included) on the current runtime.
+pub async fn server(config: Config) -> VeoServer {
+    VeoServer::start(config).await.expect("server starts")
 }
 
 /// Calls a tool with JSON arguments.

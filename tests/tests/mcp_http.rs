@@ -8,7 +8,6 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use veo_mcp::VeoServer;
 use veo_mcp::transport::{HttpOptions, serve_http_on};
 use veo_tests::{Recorder, config};
 
@@ -17,7 +16,7 @@ const TOKEN: &str = "test-token-123";
 async fn start(options: HttpOptions) -> (SocketAddr, CancellationToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = VeoServer::new(config("http://127.0.0.1:9", Some("k")));
+    let server = veo_tests::server(config("http://127.0.0.1:9", Some("k"))).await;
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -139,7 +138,7 @@ async fn an_rmcp_http_client_lists_the_tools_with_a_token() {
     );
     let client = Recorder::default().serve(transport).await.unwrap();
     let tools = client.peer().list_all_tools().await.unwrap();
-    assert_eq!(tools.len(), 2);
+    assert_eq!(tools.len(), 3);
     client.cancel().await.unwrap();
     shutdown.cancel();
 }
@@ -148,7 +147,7 @@ async fn an_rmcp_http_client_lists_the_tools_with_a_token() {
 async fn start_in_front_of(mock: &veo_mock::MockServer) -> (SocketAddr, CancellationToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = VeoServer::new(config(mock.base_url(), Some(mock.api_key())));
+    let server = veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await;
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -272,7 +271,7 @@ async fn session_clients_and_stateless_2026_clients_are_both_served() {
     );
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
     let reply = rpc_reply(post(addr, list.to_string(), &headers).await).await;
-    assert_eq!(reply["result"]["tools"].as_array().unwrap().len(), 2);
+    assert_eq!(reply["result"]["tools"].as_array().unwrap().len(), 3);
     let look = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
         "name": "get_task_result", "arguments": {"task_id": "nope", "wait_seconds": 0}}});
     let reply = rpc_reply(post(addr, look.to_string(), &headers).await).await;
@@ -300,7 +299,7 @@ async fn session_clients_and_stateless_2026_clients_are_both_served() {
     let reply = rpc_reply(response).await;
     assert_eq!(
         reply["result"]["tools"].as_array().map(Vec::len),
-        Some(2),
+        Some(3),
         "{reply}"
     );
     shutdown.cancel();

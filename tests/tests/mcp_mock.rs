@@ -6,7 +6,6 @@ use std::time::Duration;
 use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest};
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
-use veo_mcp::VeoServer;
 use veo_mock::{Endpoint, Fault, FaultRule, MockConfig, MockServer, Outcome, Scope};
 use veo_tests::{call_checked as call, config, connect_in_process, png_base64, text};
 
@@ -35,11 +34,9 @@ async fn a_video_is_generated_waited_for_with_progress_and_downloadable() {
         MockConfig::default().with_timing(Duration::from_millis(300), Duration::from_millis(2500)),
     )
     .await;
-    let (client, recorder) = connect_in_process(VeoServer::new(config(
-        mock.base_url(),
-        Some(mock.api_key()),
-    )))
-    .await;
+    let (client, recorder) =
+        connect_in_process(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
+            .await;
 
     let mut args = frames("a paper boat drifts from dawn into dusk");
     args["sample_count"] = json!(2);
@@ -112,11 +109,9 @@ async fn a_video_is_generated_waited_for_with_progress_and_downloadable() {
 #[tokio::test]
 async fn a_failing_task_reports_its_reason() {
     let mock = mock(MockConfig::fast()).await;
-    let (client, _) = connect_in_process(VeoServer::new(config(
-        mock.base_url(),
-        Some(mock.api_key()),
-    )))
-    .await;
+    let (client, _) =
+        connect_in_process(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
+            .await;
     let submitted = call(
         &client,
         "generate_transition_video",
@@ -154,7 +149,7 @@ async fn every_class_of_bad_input_is_refused_before_anything_is_sent() {
     cfg.image_policy = veo_core::ImagePolicy {
         allowed_roots: vec![dir.path().to_path_buf()],
     };
-    let (client, _) = connect_in_process(VeoServer::new(cfg)).await;
+    let (client, _) = connect_in_process(veo_tests::server(cfg).await).await;
 
     let png = png_base64(16, 9);
     let cases: Vec<(Value, &[&str])> = vec![
@@ -269,7 +264,8 @@ async fn every_class_of_bad_input_is_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn a_missing_key_and_a_wrong_key_are_explained() {
     let mock = mock(MockConfig::fast()).await;
-    let (client, _) = connect_in_process(VeoServer::new(config(mock.base_url(), None))).await;
+    let (client, _) =
+        connect_in_process(veo_tests::server(config(mock.base_url(), None)).await).await;
     let result = call(&client, "generate_transition_video", frames("p")).await;
     assert_eq!(result.is_error, Some(true));
     assert!(
@@ -284,7 +280,8 @@ async fn a_missing_key_and_a_wrong_key_are_explained() {
     );
 
     let (client, _) =
-        connect_in_process(VeoServer::new(config(mock.base_url(), Some("wrong-key")))).await;
+        connect_in_process(veo_tests::server(config(mock.base_url(), Some("wrong-key"))).await)
+            .await;
     let result = call(&client, "generate_transition_video", frames("p")).await;
     let message = text(&result);
     assert_eq!(result.is_error, Some(true));
@@ -309,11 +306,9 @@ async fn a_rate_limit_is_reported_with_when_to_retry() {
         Fault::RateLimited { retry_after_s: 60 },
     )))
     .await;
-    let (client, _) = connect_in_process(VeoServer::new(config(
-        mock.base_url(),
-        Some(mock.api_key()),
-    )))
-    .await;
+    let (client, _) =
+        connect_in_process(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
+            .await;
     let result = call(&client, "generate_transition_video", frames("p")).await;
     let message = text(&result);
     assert_eq!(result.is_error, Some(true), "{message}");
@@ -330,10 +325,9 @@ async fn an_ambiguous_submit_is_not_retried_and_says_so() {
     for fault in [Fault::CreatedThen500, Fault::CreatedThenReset] {
         let mock =
             mock(MockConfig::fast().with_fault(FaultRule::next(Scope::Submit, fault, 1))).await;
-        let (client, _) = connect_in_process(VeoServer::new(config(
-            mock.base_url(),
-            Some(mock.api_key()),
-        )))
+        let (client, _) = connect_in_process(
+            veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await,
+        )
         .await;
         let result = call(&client, "generate_transition_video", frames("p")).await;
         let message = text(&result);
@@ -352,11 +346,9 @@ async fn an_ambiguous_submit_is_not_retried_and_says_so() {
 #[tokio::test]
 async fn transient_query_failures_are_ridden_out_and_unknown_tasks_reported() {
     let mock = mock(MockConfig::fast()).await;
-    let (client, _) = connect_in_process(VeoServer::new(config(
-        mock.base_url(),
-        Some(mock.api_key()),
-    )))
-    .await;
+    let (client, _) =
+        connect_in_process(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
+            .await;
     let submitted = call(&client, "generate_transition_video", frames("p")).await;
     let task_id = structured(&submitted)["task_id"].clone();
     mock.set_faults(vec![
@@ -393,11 +385,10 @@ async fn cancelling_a_wait_stops_the_polling() {
         MockConfig::default().with_timing(Duration::from_millis(100), Duration::from_secs(120)),
     )
     .await;
-    let (client, recorder) = connect_in_process(VeoServer::new(config(
-        mock.base_url(),
-        Some(mock.api_key()),
-    )))
-    .await;
+    // The background watcher stays quiet here, so every poll counted is the wait's.
+    let mut cfg = config(mock.base_url(), Some(mock.api_key()));
+    cfg.watch.first = Duration::from_secs(3600);
+    let (client, recorder) = connect_in_process(veo_tests::server(cfg).await).await;
     let submitted = call(&client, "generate_transition_video", frames("p")).await;
     let task_id = structured(&submitted)["task_id"]
         .as_str()

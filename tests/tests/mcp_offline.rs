@@ -4,7 +4,6 @@
 
 use serde_json::{Value, json};
 use veo_core::schema::host_compatibility_problems;
-use veo_mcp::VeoServer;
 use veo_tests::{call, config, connect_in_process, png_base64, text};
 
 fn closed_port_url() -> String {
@@ -15,11 +14,15 @@ fn closed_port_url() -> String {
 }
 
 #[tokio::test]
-async fn tools_list_publishes_two_tools_with_host_friendly_schemas() {
-    let (client, _) = connect_in_process(VeoServer::new(config(&closed_port_url(), None))).await;
+async fn tools_list_publishes_three_tools_with_host_friendly_schemas() {
+    let (client, _) =
+        connect_in_process(veo_tests::server(config(&closed_port_url(), None)).await).await;
     let tools = client.peer().list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, ["generate_transition_video", "get_task_result"]);
+    assert_eq!(
+        names,
+        ["generate_transition_video", "get_task_result", "list_tasks"]
+    );
     for tool in &tools {
         let input = Value::Object((*tool.input_schema).clone());
         assert_eq!(
@@ -64,13 +67,24 @@ async fn tools_list_publishes_two_tools_with_host_friendly_schemas() {
         result.input_schema["properties"]["wait_seconds"]["maximum"], 20,
         "the cap is the configured one"
     );
+    assert_eq!(
+        generate.input_schema["properties"]["allow_duplicate"]["type"],
+        "boolean"
+    );
+    let list = &tools[2];
+    let annotations = list.annotations.as_ref().unwrap();
+    assert_eq!(
+        (annotations.read_only_hint, annotations.open_world_hint),
+        (Some(true), Some(false))
+    );
+    assert_eq!(list.input_schema["properties"]["limit"]["maximum"], 100);
     client.cancel().await.unwrap();
 }
 
 #[tokio::test]
 async fn bad_input_is_a_readable_tool_error_and_nothing_is_sent() {
     let (client, _) =
-        connect_in_process(VeoServer::new(config(&closed_port_url(), Some("k")))).await;
+        connect_in_process(veo_tests::server(config(&closed_port_url(), Some("k"))).await).await;
     let result = call(
         &client,
         "generate_transition_video",
@@ -96,7 +110,8 @@ async fn bad_input_is_a_readable_tool_error_and_nothing_is_sent() {
 
 #[tokio::test]
 async fn a_missing_api_key_is_explained_and_nothing_is_sent() {
-    let (client, _) = connect_in_process(VeoServer::new(config(&closed_port_url(), None))).await;
+    let (client, _) =
+        connect_in_process(veo_tests::server(config(&closed_port_url(), None)).await).await;
     let frame = png_base64(16, 9);
     let result = call(
         &client,
@@ -127,7 +142,7 @@ async fn a_missing_api_key_is_explained_and_nothing_is_sent() {
 #[tokio::test]
 async fn result_arguments_are_checked_too() {
     let (client, _) =
-        connect_in_process(VeoServer::new(config(&closed_port_url(), Some("k")))).await;
+        connect_in_process(veo_tests::server(config(&closed_port_url(), Some("k"))).await).await;
     let result = call(
         &client,
         "get_task_result",
@@ -145,7 +160,7 @@ async fn result_arguments_are_checked_too() {
 #[tokio::test]
 async fn an_unknown_tool_is_a_protocol_error() {
     let (client, _) =
-        connect_in_process(VeoServer::new(config(&closed_port_url(), Some("k")))).await;
+        connect_in_process(veo_tests::server(config(&closed_port_url(), Some("k"))).await).await;
     let outcome = client
         .peer()
         .call_tool(rmcp::model::CallToolRequestParams::new("make_coffee"))

@@ -101,6 +101,12 @@ impl Client {
         }
         file.sync_all().await.map_err(local)?;
         drop(file);
+        check_mp4_boxes(temp, written)
+            .await
+            .map_err(|detail| Error::BadResponse {
+                status: status.as_u16(),
+                detail: format!("the video file is incomplete or corrupt: {detail}"),
+            })?;
         tokio::fs::rename(temp, dest)
             .await
             .map_err(|e| Error::LocalFile {
@@ -109,6 +115,60 @@ impl Client {
             })?;
         Ok(written)
     }
+}
+
+/// Walks the file's top-level MP4 boxes: they must start with `ftyp`, include `moov`, and end
+/// exactly at the end of the file. A file cut short (even one whose `Content-Length` matched the
+/// short body) fails, because its last box claims more bytes than remain.
+async fn check_mp4_boxes(path: &Path, len: u64) -> std::result::Result<(), String> {
+    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut offset = 0u64;
+    let mut seen_moov = false;
+    let mut first = true;
+    while offset < len {
+        if len - offset < 8 {
+            return Err(format!("{} stray bytes at the end", len - offset));
+        }
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut header = [0u8; 16];
+        let want = if len - offset >= 16 { 16 } else { 8 };
+        file.read_exact(&mut header[..want])
+            .await
+            .map_err(|e| e.to_string())?;
+        let size32 = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+        let kind = [header[4], header[5], header[6], header[7]];
+        let size = match size32 {
+            0 => len - offset,
+            1 if want == 16 => u64::from_be_bytes([
+                header[8], header[9], header[10], header[11], header[12], header[13], header[14],
+                header[15],
+            ]),
+            1 => return Err("a box header is cut off".to_string()),
+            n => u64::from(n),
+        };
+        if first && &kind != b"ftyp" {
+            return Err("it does not start with an ftyp box".to_string());
+        }
+        first = false;
+        seen_moov |= &kind == b"moov";
+        if size < 8 || size > len - offset {
+            return Err(format!(
+                "box `{}` at byte {offset} claims {size} bytes but only {} remain",
+                String::from_utf8_lossy(&kind),
+                len - offset
+            ));
+        }
+        offset += size;
+    }
+    if !seen_moov {
+        return Err("it has no moov box".to_string());
+    }
+    Ok(())
 }
 
 /// `.<name>.<random>.partial` in the same directory, so the final rename stays on one file system.
@@ -124,4 +184,47 @@ fn temp_path(dest: &Path) -> PathBuf {
 fn first_line(body: &str) -> String {
     let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     line.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mp4_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(kind);
+        b.extend_from_slice(body);
+        b
+    }
+
+    async fn check(bytes: &[u8]) -> std::result::Result<(), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.mp4");
+        std::fs::write(&path, bytes).unwrap();
+        check_mp4_boxes(&path, bytes.len() as u64).await
+    }
+
+    #[tokio::test]
+    async fn whole_files_pass_and_cut_or_foreign_ones_fail() {
+        let whole = [
+            mp4_box(b"ftyp", b"isom\0\0\x02\0"),
+            mp4_box(b"moov", &[7; 40]),
+            mp4_box(b"mdat", &[9; 500]),
+        ]
+        .concat();
+        assert_eq!(check(&whole).await, Ok(()));
+        let cut = check(&whole[..whole.len() / 2]).await.unwrap_err();
+        assert!(cut.contains("mdat") && cut.contains("remain"), "{cut}");
+        assert!(check(&whole[..whole.len() - 3]).await.is_err());
+        let no_moov = [mp4_box(b"ftyp", b"isom"), mp4_box(b"mdat", &[1; 20])].concat();
+        assert!(check(&no_moov).await.unwrap_err().contains("moov"));
+        let html = b"<html><body>not a video</body></html>";
+        assert!(check(html).await.is_err());
+        // A last box of size 0 runs to the end of the file.
+        let mut open_ended = [mp4_box(b"ftyp", b"isom"), mp4_box(b"moov", &[0; 8])].concat();
+        open_ended.extend_from_slice(&[0, 0, 0, 0]);
+        open_ended.extend_from_slice(b"mdat");
+        open_ended.extend_from_slice(&[5; 100]);
+        assert_eq!(check(&open_ended).await, Ok(()));
+    }
 }

@@ -69,6 +69,13 @@ pub fn simplify(value: &mut Value) {
         }
     }
 
+    // An optional enum lists `null` among its values; absence already says "not given".
+    if let Some(Value::Array(values)) = obj.get_mut("enum")
+        && values.len() > 1
+    {
+        values.retain(|v| !v.is_null());
+    }
+
     // `format` on numbers ("uint32", "int64", …) confuses hosts; on strings it is advisory only.
     obj.remove("format");
     obj.remove("nullable");
@@ -293,6 +300,9 @@ mod tests {
             v,
             json!({"type": "integer", "minimum": 0, "description": "seed"})
         );
+        let mut optional_enum = json!({"type": ["string", "null"], "enum": ["a", "b", null]});
+        simplify(&mut optional_enum);
+        assert_eq!(optional_enum, json!({"type": "string", "enum": ["a", "b"]}));
         let schema = Value::Object(host_friendly_schema::<EffectiveParameters>());
         assert_eq!(
             host_compatibility_problems(&schema),

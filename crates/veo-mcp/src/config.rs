@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use veo_core::{ClientConfig, ImagePolicy, Model};
 
+use crate::watcher::PollTiming;
+
 /// Longest `wait_seconds` a single `get_task_result` call may use by default: below the ~60 s
 /// after which many MCP hosts abandon a tool call.
 pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 50;
@@ -15,6 +17,7 @@ const AFTER_HELP: &str = "\
 Environment:
   JIEKOU_API_KEY      API key from the JieKou console (required to generate; the server starts without it)
   JIEKOU_BASE_URL     API base URL (default https://api.jiekou.ai)
+  (every flag below also has an environment variable, shown in its [env: ...])
   RUST_LOG            log filter, e.g. veo_mcp=debug (logs go to stderr only)
 
 Examples:
@@ -64,6 +67,34 @@ pub struct CommonArgs {
     /// calls after ~60 s).
     #[arg(long, env = "VEO_MAX_WAIT_SECONDS", default_value_t = DEFAULT_MAX_WAIT_SECONDS, value_parser = clap::value_parser!(u64).range(0..=600), global = true)]
     pub max_wait_seconds: u64,
+
+    /// Where finished videos are saved, as <DIR>/<task_id>/<task_id>.mp4.
+    /// Default: <Videos>/veo (e.g. ~/Videos/veo), else <data dir>/veo/videos.
+    #[arg(long, env = "VEO_OUTPUT_DIR", global = true, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Do not download videos; only report their links (which expire about an hour after
+    /// generation).
+    #[arg(long, env = "VEO_NO_SAVE", global = true)]
+    pub no_save: bool,
+
+    /// The task journal (SQLite) that remembers every submit, status, link and saved file.
+    /// Default: <data dir>/veo/journal.sqlite3 (e.g. ~/.local/share/veo). `:memory:` keeps it in
+    /// memory only, so nothing survives a restart.
+    #[arg(long, env = "VEO_JOURNAL", global = true, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// An identical request (same frames, prompt and parameters) within this many seconds of an
+    /// earlier one returns the earlier task instead of paying again, unless the call sets
+    /// allow_duplicate. 0 turns this off.
+    #[arg(
+        long,
+        env = "VEO_DEDUP_WINDOW_SECONDS",
+        default_value_t = 600,
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub dedup_window_seconds: u64,
 }
 
 #[cfg(windows)]
@@ -107,6 +138,29 @@ pub struct Config {
     pub image_policy: ImagePolicy,
     /// Cap on `wait_seconds`.
     pub max_wait: Duration,
+    /// Where videos are saved; `None` when saving is off.
+    pub output_dir: Option<PathBuf>,
+    /// The journal file; `None` keeps it in memory.
+    pub journal: Option<PathBuf>,
+    /// How long an identical request is answered with the earlier task.
+    pub dedup_window: Duration,
+    /// How the background watcher polls.
+    pub watch: PollTiming,
+}
+
+/// The default output directory: `<Videos>/veo`, else `<data dir>/veo/videos`, else `./veo-videos`.
+pub fn default_output_dir() -> PathBuf {
+    dirs::video_dir()
+        .map(|d| d.join("veo"))
+        .or_else(|| dirs::data_local_dir().map(|d| d.join("veo").join("videos")))
+        .unwrap_or_else(|| PathBuf::from("veo-videos"))
+}
+
+/// The default journal: `<data dir>/veo/journal.sqlite3`, else `./veo-journal.sqlite3`.
+pub fn default_journal() -> PathBuf {
+    dirs::data_local_dir()
+        .map(|d| d.join("veo").join("journal.sqlite3"))
+        .unwrap_or_else(|| PathBuf::from("veo-journal.sqlite3"))
 }
 
 impl Config {
@@ -126,6 +180,15 @@ impl Config {
             default_model: args.default_model,
             image_policy,
             max_wait: Duration::from_secs(args.max_wait_seconds),
+            output_dir: (!args.no_save)
+                .then(|| args.output_dir.clone().unwrap_or_else(default_output_dir)),
+            journal: match &args.journal {
+                Some(path) if path.as_os_str() == ":memory:" => None,
+                Some(path) => Some(path.clone()),
+                None => Some(default_journal()),
+            },
+            dedup_window: Duration::from_secs(args.dedup_window_seconds),
+            watch: PollTiming::default(),
         })
     }
 }

@@ -121,7 +121,7 @@ pub enum Begin {
     /// No identical request is recent: go ahead; the entry has this local id.
     Proceed(i64),
     /// An identical request was submitted within the window: do not pay again.
-    Duplicate(TaskEntry),
+    Duplicate(Box<TaskEntry>),
 }
 
 /// Errors of the journal; the message names the file.
@@ -306,7 +306,7 @@ impl Journal {
                 if let Some(id) = existing {
                     let entry = load_entry(&tx, id)?;
                     tx.commit()?;
-                    return Ok(Begin::Duplicate(entry));
+                    return Ok(Begin::Duplicate(Box::new(entry)));
                 }
             }
             tx.execute(
@@ -435,6 +435,28 @@ impl Journal {
                 params![task_id, error, millis(SystemTime::now())],
             )
             .map(drop)
+        })
+        .await
+    }
+
+    /// Records a task this journal did not see submitted (e.g. one made by another tool), so
+    /// its status and saved files can be kept; returns its entry.
+    pub async fn adopt(&self, task_id: &str) -> Result<TaskEntry, JournalError> {
+        let task_id = task_id.to_string();
+        self.run(move |c| {
+            let now = millis(SystemTime::now());
+            c.execute(
+                "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id)
+                 VALUES ('', '', '', 'null', ?1, ?1, 'submitted', ?2)
+                 ON CONFLICT (task_id) DO NOTHING",
+                params![now, task_id],
+            )?;
+            let id: i64 = c.query_row(
+                "SELECT id FROM submits WHERE task_id = ?1",
+                params![task_id],
+                |r| r.get(0),
+            )?;
+            load_entry(c, id)
         })
         .await
     }

@@ -3,6 +3,7 @@
 //! - [`config`]: flags and environment → [`config::Config`].
 //! - [`server`]: [`server::VeoServer`], the `generate_transition_video` and `get_task_result` tools.
 //! - [`journal`]: the SQLite task journal (every submit, status, link and saved file).
+//! - [`watcher`]: background polling of submitted tasks and saving of their videos.
 //! - [`transport`]: stdio and streamable HTTP.
 //! - [`logging`]: stderr-only logs.
 
@@ -11,6 +12,7 @@ pub mod journal;
 pub mod logging;
 pub mod server;
 pub mod transport;
+pub mod watcher;
 
 pub use config::Config;
 pub use server::VeoServer;

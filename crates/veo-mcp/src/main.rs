@@ -38,7 +38,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             "JIEKOU_API_KEY is not set: tools are listed, but generating will ask for a key"
         );
     }
-    let server = VeoServer::new(config);
+    let server = VeoServer::start(config).await?;
     let serve = match cli.command {
         None => ServeArgs {
             http: None,

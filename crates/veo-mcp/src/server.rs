@@ -27,11 +27,15 @@ use veo_core::{
 };
 
 use crate::config::Config;
+use crate::journal::{Begin, Journal, NewSubmit, SubmitState, TaskEntry};
+use crate::watcher::{SavedVideo, Watcher};
 
 /// Name of the submit tool.
 pub const GENERATE_TOOL: &str = "generate_transition_video";
 /// Name of the result tool.
 pub const RESULT_TOOL: &str = "get_task_result";
+/// Name of the journal tool.
+pub const LIST_TOOL: &str = "list_tasks";
 
 /// How often a waiting `get_task_result` reports progress, at the least.
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
@@ -41,8 +45,9 @@ const DEFAULT_WAIT_SECONDS: u64 = 30;
 const INSTRUCTIONS: &str = "Makes short videos that move from a first frame to a last frame (Veo 3.1). \
 Call generate_transition_video once with both frames and a prompt: it returns a task_id at once and \
 costs money, so never call it again for the same video. Then call get_task_result with that task_id \
-and wait_seconds (up to the server's limit) until status is succeeded or failed. Video URLs expire \
-about an hour after they are made: save or share them promptly.";
+and wait_seconds (up to the server's limit) until status is succeeded or failed. Finished videos are \
+saved to the server's output directory automatically (saved_path); their URLs expire about an hour \
+after they are made. Lost a task_id? list_tasks shows recent tasks.";
 
 /// The MCP server: the two tools over one veo-core client.
 #[derive(Clone)]
@@ -54,6 +59,8 @@ struct Shared {
     config: Config,
     client: Client,
     tools: Vec<Tool>,
+    journal: Journal,
+    watcher: Watcher,
 }
 
 /// What `generate_transition_video` returns.
@@ -63,6 +70,9 @@ pub struct Submitted {
     pub task_id: String,
     /// Always "submitted": the task is queued on the platform.
     pub status: String,
+    /// True when this identical request (same frames, prompt and parameters) had already been
+    /// submitted recently: the earlier task is returned and nothing was paid again.
+    pub deduplicated: bool,
     /// Model that generates the video.
     pub model: Model,
     /// Every parameter as sent, defaults filled in.
@@ -138,7 +148,89 @@ pub struct VideoReport {
     /// Seconds until the URL expires, from now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in_seconds: Option<u64>,
+    /// Where the video was saved on the server's machine, once saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_path: Option<String>,
 }
+
+/// What `list_tasks` returns.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TaskList {
+    /// Recent tasks, newest first.
+    pub tasks: Vec<TaskSummary>,
+    /// Where videos are saved, when saving is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_dir: Option<String>,
+}
+
+/// One task from the journal.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TaskSummary {
+    /// The task's id; absent when the submit never got one (see submit_state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// How the submit stands: submitted, sending, outcome_unknown (the platform may have created
+    /// the task; do not resubmit blindly) or rejected (nothing was created).
+    pub submit_state: String,
+    /// Latest status seen: queued, processing, succeeded, failed or unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskStatus>,
+    /// Latest progress seen, 0-100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress_percent: Option<u8>,
+    /// Model name.
+    pub model: String,
+    /// The prompt's first 100 characters.
+    pub prompt: String,
+    /// When it was submitted (RFC 3339, UTC).
+    pub created_at: String,
+    /// Failure reason, or why the submit failed or is in doubt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The task's videos with their links and saved files.
+    pub videos: Vec<VideoReport>,
+    /// Why saving failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub save_error: Option<String>,
+}
+
+/// Arguments of `list_tasks` (for its schema).
+#[derive(Debug, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ListTasksArgs {
+    /// Only tasks with this status (or submit state). Default: all.
+    status: Option<TaskFilter>,
+    /// How many tasks to return, newest first. Default 20.
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<u32>,
+}
+
+/// Filter values of `list_tasks`.
+#[derive(Debug, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum TaskFilter {
+    Queued,
+    Processing,
+    Succeeded,
+    Failed,
+    Unknown,
+    Sending,
+    OutcomeUnknown,
+    Rejected,
+}
+
+const TASK_FILTERS: [&str; 8] = [
+    "queued",
+    "processing",
+    "succeeded",
+    "failed",
+    "unknown",
+    "sending",
+    "outcome_unknown",
+    "rejected",
+];
 
 /// Arguments of `get_task_result` (for its schema; parsing is done by hand for clear errors).
 #[derive(Debug, JsonSchema)]
@@ -155,17 +247,55 @@ struct TaskResultArgs {
 }
 
 impl VeoServer {
-    /// A server for `config`. Nothing is connected until a tool needs it.
-    pub fn new(config: Config) -> VeoServer {
+    /// A server for `config`: opens the task journal and resumes the tasks an earlier run left
+    /// unfinished or unsaved (in the background, on the current tokio runtime). The platform is
+    /// not contacted until a tool or a resumed task needs it.
+    pub async fn start(config: Config) -> Result<VeoServer, String> {
+        let journal = match &config.journal {
+            Some(path) => Journal::open(path),
+            None => Journal::in_memory(),
+        }
+        .map_err(|e| e.to_string())?;
+        let interrupted = journal
+            .recover_interrupted(config.client.submit_timeout + Duration::from_secs(60))
+            .await
+            .map_err(|e| e.to_string())?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "submits interrupted by a stop are marked outcome_unknown"
+            );
+        }
         let client = Client::new(config.client.clone());
+        let watcher = Watcher::new(
+            client.clone(),
+            journal.clone(),
+            config.output_dir.clone(),
+            config.watch.clone(),
+        );
         let tools = tool_definitions(&config);
-        VeoServer {
+        let server = VeoServer {
             shared: Arc::new(Shared {
                 config,
                 client,
                 tools,
+                journal,
+                watcher,
             }),
-        }
+        };
+        let resume = server.shared.watcher.clone();
+        tokio::spawn(async move { resume.resume().await });
+        Ok(server)
+    }
+
+    /// The task journal.
+    pub fn journal(&self) -> &Journal {
+        &self.shared.journal
+    }
+
+    /// Stops the background watcher (tasks are resumed from the journal at the next start).
+    pub fn stop_background(&self) {
+        self.shared.watcher.stop();
     }
 
     /// The tools this server offers.
@@ -175,6 +305,19 @@ impl VeoServer {
 
     async fn generate(&self, args: JsonObject) -> CallToolResult {
         let mut args = args;
+        let allow_duplicate = match args.remove("allow_duplicate") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(other) => {
+                return tool_error(&Error::InvalidInput(veo_core::InvalidInput {
+                    problems: vec![veo_core::Problem::new(
+                        "allow_duplicate",
+                        &other,
+                        "must be true or false",
+                    )],
+                }));
+            }
+        };
         if !args.contains_key("model") {
             args.insert("model".into(), json!(self.shared.config.default_model));
         }
@@ -183,11 +326,110 @@ impl VeoServer {
                 Ok(p) => p,
                 Err(invalid) => return tool_error(&Error::InvalidInput(invalid)),
             };
+        let local_id = match self.record_submit(&prepared, allow_duplicate).await {
+            Ok(id) => id,
+            Err(done) => return done,
+        };
         let task_id = match self.shared.client.submit(&prepared).await {
             Ok(id) => id,
-            Err(e) => return tool_error(&e),
+            Err(e) => {
+                let maybe_created = matches!(
+                    e,
+                    Error::SubmitOutcomeUnknown { .. }
+                        | Error::Timeout(_)
+                        | Error::Network {
+                            may_have_reached_server: true,
+                            ..
+                        }
+                );
+                if let Err(je) = self
+                    .shared
+                    .journal
+                    .submit_failed(local_id, maybe_created, &e.to_string())
+                    .await
+                {
+                    tracing::error!("cannot record the failed submit: {je}");
+                }
+                return tool_error(&e);
+            }
         };
         tracing::info!(%task_id, model = %prepared.request.model, "task submitted");
+        if let Err(e) = self.shared.journal.submitted(local_id, &task_id).await {
+            tracing::error!(%task_id, "cannot record the task id: {e}");
+        }
+        self.shared.watcher.watch(task_id.clone());
+        self.submitted_result(&prepared, task_id, false)
+    }
+
+    /// Writes the submit down before it is sent. `Err` carries the tool result to return
+    /// instead of sending: a recent identical task, or why it cannot be recorded.
+    async fn record_submit(
+        &self,
+        prepared: &veo_core::PreparedRequest,
+        allow_duplicate: bool,
+    ) -> Result<i64, CallToolResult> {
+        let journal = &self.shared.journal;
+        let endpoint = prepared.request.model.endpoint_path();
+        let fingerprint = veo_core::body::encode(prepared)
+            .fingerprint(endpoint)
+            .await
+            .map_err(|e| {
+                tool_error(&Error::LocalFile {
+                    path: std::path::PathBuf::from(&prepared.request.image),
+                    message: format!("cannot read the frames again: {e}"),
+                })
+            })?;
+        let new = NewSubmit {
+            fingerprint,
+            model: prepared.request.model.to_string(),
+            prompt: prepared.request.prompt.clone(),
+            parameters: serde_json::to_value(EffectiveParameters::from(&prepared.request))
+                .unwrap_or(Value::Null),
+        };
+        let window = self.shared.config.dedup_window;
+        let allow_duplicate = allow_duplicate || window.is_zero();
+        let give_up =
+            Instant::now() + self.shared.config.client.submit_timeout + Duration::from_secs(10);
+        loop {
+            let begun = journal
+                .begin_submit(new.clone(), window, allow_duplicate)
+                .await
+                .map_err(|e| {
+                    text_error(format!(
+                        "Error: cannot record the request in the task journal ({e}), so it was not sent. Nothing was charged.\nCheck that the journal's directory is writable (VEO_JOURNAL)."
+                    ))
+                })?;
+            let entry = match begun {
+                Begin::Proceed(id) => return Ok(id),
+                Begin::Duplicate(entry) => entry,
+            };
+            match (entry.submit_state, &entry.task_id) {
+                (SubmitState::Submitted, Some(task_id)) => {
+                    tracing::info!(%task_id, "identical request within the window: not resubmitted");
+                    return Err(self.submitted_result(prepared, task_id.clone(), true));
+                }
+                (SubmitState::Sending, _) if Instant::now() < give_up => {
+                    // An identical request is being sent right now (a retry racing the
+                    // original): wait for its outcome rather than paying twice.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => {
+                    return Err(text_error(format!(
+                        "Error: an identical request (same frames, prompt and parameters) was sent at {} and its outcome is unknown: {}. It was not sent again, so nothing was charged now.\nThe platform may have created that task. Wait a minute, check list_tasks, and tell the user before any retry; to submit anyway, call again with allow_duplicate: true.",
+                        rfc3339(entry.created_at),
+                        entry.detail.as_deref().unwrap_or("no task id came back")
+                    )));
+                }
+            }
+        }
+    }
+
+    fn submitted_result(
+        &self,
+        prepared: &veo_core::PreparedRequest,
+        task_id: String,
+        deduplicated: bool,
+    ) -> CallToolResult {
         let frames = [
             ("image", &prepared.first_frame),
             ("last_image", &prepared.last_frame),
@@ -209,6 +451,7 @@ impl VeoServer {
         .collect();
         let submitted = Submitted {
             status: "submitted".into(),
+            deduplicated,
             model: prepared.request.model,
             parameters: EffectiveParameters::from(&prepared.request),
             frames,
@@ -220,7 +463,12 @@ impl VeoServer {
             task_id,
         };
         let mut text = format!(
-            "Submitted task {} ({}, {} video{}, {} s, {}, {}).",
+            "{} task {} ({}, {} video{}, {} s, {}, {}).",
+            if deduplicated {
+                "This identical request was already submitted recently, so nothing was paid again; returning"
+            } else {
+                "Submitted"
+            },
             submitted.task_id,
             submitted.model,
             submitted.parameters.sample_count,
@@ -241,6 +489,9 @@ impl VeoServer {
         );
         for w in &submitted.warnings {
             text.push_str(&format!("\nWarning: {w}."));
+        }
+        if deduplicated {
+            text.push_str("\nTo really generate another video from the same input, call again with allow_duplicate: true.");
         }
         text.push('\n');
         text.push_str(&submitted.next_step);
@@ -301,15 +552,184 @@ impl VeoServer {
             }
             result
         };
+        let capped = requested_wait.is_some_and(|w| w > cap);
         let result = match outcome {
             Ok(r) => r,
-            Err(e) => return tool_error(&e),
+            Err(e) => return self.report_from_journal(&task_id, e).await,
         };
+        let journal = &self.shared.journal;
+        if matches!(journal.get(&task_id).await, Ok(None))
+            && let Err(e) = journal.adopt(&task_id).await
+        {
+            tracing::warn!(%task_id, "cannot record the task: {e}");
+        }
+        if let Err(e) = journal.record_result(&result).await {
+            tracing::warn!(%task_id, "cannot record status: {e}");
+        }
+        let watcher = &self.shared.watcher;
+        let mut saved = Vec::new();
+        let mut saving_note = None;
+        if result.status == TaskStatus::Succeeded && watcher.saving() {
+            // Save now so the answer can name the files; if it takes too long, the download
+            // goes on in the background and a later call (or list_tasks) shows the paths.
+            let budget = self
+                .shared
+                .config
+                .max_wait
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(5));
+            let saver = watcher.clone();
+            let to_save = result.clone();
+            let job = tokio::spawn(async move { saver.save(&to_save).await });
+            match tokio::time::timeout(budget, job).await {
+                Ok(Ok(paths)) => saved = paths,
+                _ => {
+                    saving_note = Some(
+                        "The videos are still being saved in the background; call again shortly for their local paths.",
+                    )
+                }
+            }
+            if saved.iter().any(|s| s.path.is_none())
+                && let Ok(Some(entry)) = journal.get(&task_id).await
+                && let Some(error) = entry.save_error
+            {
+                saving_note = Some(
+                    "Saving failed (see save_error in list_tasks); the URLs still work until they expire.",
+                );
+                tracing::warn!(%task_id, "saving failed: {error}");
+            }
+        } else if !result.status.is_terminal() {
+            watcher.watch(task_id.clone());
+        }
         let waited = started.elapsed().as_secs_f64();
-        let capped = requested_wait.is_some_and(|w| w > cap);
-        let report = task_report(&result, waited, cap, capped);
+        let mut report = task_report(&result, waited, cap, capped);
+        for (video, saved) in report.videos.iter_mut().zip(&saved) {
+            video.saved_path = saved.path.as_ref().map(|p| p.display().to_string());
+        }
+        if let Some(note) = saving_note {
+            report.next_step = format!("{note} {}", report.next_step);
+        } else if report.videos.iter().any(|v| v.saved_path.is_some()) {
+            report.next_step = "Done. The videos are saved at saved_path on the server's machine; the URLs expire at expires_at.".to_string();
+        }
+        let text = report_text(&report);
+        let mut reply = structured(&report, text);
+        reply.content.extend(resource_links(&saved));
+        reply
+    }
+
+    /// When the platform cannot be asked, answers from the journal if it knows the task (a saved
+    /// video is never lost because its link expired); otherwise reports the error.
+    async fn report_from_journal(&self, task_id: &str, error: Error) -> CallToolResult {
+        let entry = match self.shared.journal.get(task_id).await {
+            Ok(Some(entry)) if entry.status.is_some_and(TaskStatus::is_terminal) => entry,
+            _ => return tool_error(&error),
+        };
+        let status = entry.status.unwrap_or(TaskStatus::Unknown);
+        let videos = entry_videos(&entry);
+        let report = TaskReport {
+            task_id: task_id.to_string(),
+            status,
+            platform_status: status.as_str().to_string(),
+            done: true,
+            progress_percent: entry.progress_percent,
+            eta_seconds: None,
+            failure_reason: entry
+                .detail
+                .clone()
+                .filter(|_| status == TaskStatus::Failed),
+            videos,
+            waited_seconds: 0.0,
+            next_step: format!(
+                "From the local task journal, because the platform could not be asked ({error})."
+            ),
+        };
         let text = report_text(&report);
         structured(&report, text)
+    }
+
+    async fn list_tasks(&self, args: JsonObject) -> CallToolResult {
+        let mut problems = Vec::new();
+        for key in args.keys() {
+            if key != "status" && key != "limit" {
+                problems.push(veo_core::Problem::new(
+                    key,
+                    "",
+                    "is not a known field; the fields are status and limit",
+                ));
+            }
+        }
+        let filter = match args.get("status") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if TASK_FILTERS.contains(&s.as_str()) => Some(s.clone()),
+            Some(other) => {
+                problems.push(veo_core::Problem::new(
+                    "status",
+                    other,
+                    format!("must be one of {}", TASK_FILTERS.join(", ")),
+                ));
+                None
+            }
+        };
+        let limit = match args.get("limit") {
+            None | Some(Value::Null) => 20,
+            Some(v) => match v.as_u64().filter(|n| (1..=100).contains(n)) {
+                Some(n) => n as u32,
+                None => {
+                    problems.push(veo_core::Problem::new(
+                        "limit",
+                        v,
+                        "must be a whole number from 1 to 100",
+                    ));
+                    20
+                }
+            },
+        };
+        if !problems.is_empty() {
+            return tool_error(&Error::InvalidInput(veo_core::InvalidInput { problems }));
+        }
+        let entries = match self.shared.journal.list(filter, limit).await {
+            Ok(entries) => entries,
+            Err(e) => return text_error(format!("Error: cannot read the task journal: {e}")),
+        };
+        let tasks: Vec<TaskSummary> = entries.iter().map(task_summary).collect();
+        let mut text = if tasks.is_empty() {
+            "No tasks in the journal match.".to_string()
+        } else {
+            format!(
+                "{} task{}, newest first:",
+                tasks.len(),
+                if tasks.len() == 1 { "" } else { "s" }
+            )
+        };
+        for t in &tasks {
+            text.push_str(&format!(
+                "\n- {} [{}] {} \"{}\" ({})",
+                t.task_id.as_deref().unwrap_or("(no task id)"),
+                t.status
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| t.submit_state.clone()),
+                t.model,
+                t.prompt,
+                t.created_at
+            ));
+            for v in &t.videos {
+                if let Some(path) = &v.saved_path {
+                    text.push_str(&format!("\n    saved: {path}"));
+                }
+            }
+            if let Some(detail) = &t.detail {
+                text.push_str(&format!("\n    {detail}"));
+            }
+        }
+        let list = TaskList {
+            tasks,
+            output_dir: self
+                .shared
+                .watcher
+                .output_dir()
+                .map(|d| d.display().to_string()),
+        };
+        structured(&list, text)
     }
 }
 
@@ -441,6 +861,54 @@ async fn report_progress(
     }
 }
 
+fn task_summary(entry: &TaskEntry) -> TaskSummary {
+    TaskSummary {
+        task_id: entry.task_id.clone(),
+        submit_state: entry.submit_state.as_str().to_string(),
+        status: entry.status,
+        progress_percent: entry.progress_percent,
+        model: entry.model.clone(),
+        prompt: entry.prompt.chars().take(100).collect(),
+        created_at: rfc3339(entry.created_at),
+        detail: entry.detail.clone(),
+        videos: entry_videos(entry),
+        save_error: entry.save_error.clone(),
+    }
+}
+
+fn entry_videos(entry: &TaskEntry) -> Vec<VideoReport> {
+    let now = SystemTime::now();
+    entry
+        .videos
+        .iter()
+        .map(|v| VideoReport {
+            url: v.url.clone(),
+            file_type: Some("mp4".to_string()),
+            expires_at: v.expires_at.map(rfc3339),
+            expires_in_seconds: v
+                .expires_at
+                .map(|t| t.duration_since(now).unwrap_or_default().as_secs()),
+            saved_path: v.path.as_ref().map(|p| p.display().to_string()),
+        })
+        .collect()
+}
+
+/// An MCP `resource_link` for each saved video.
+fn resource_links(saved: &[SavedVideo]) -> Vec<ContentBlock> {
+    saved
+        .iter()
+        .filter_map(|s| {
+            let path = s.path.as_ref()?;
+            let uri = url::Url::from_file_path(path).ok()?;
+            let name = path.file_name()?.to_string_lossy().into_owned();
+            let mut resource = rmcp::model::Resource::new(uri.to_string(), name);
+            resource.mime_type = Some("video/mp4".to_string());
+            resource.size = s.bytes;
+            Some(ContentBlock::resource_link(resource))
+        })
+        .collect()
+}
+
 fn task_report(result: &TaskResult, waited: f64, cap: u64, capped: bool) -> TaskReport {
     let now = SystemTime::now();
     let videos = result
@@ -453,6 +921,7 @@ fn task_report(result: &TaskResult, waited: f64, cap: u64, capped: bool) -> Task
             expires_in_seconds: v
                 .expires_at
                 .map(|t| t.duration_since(now).unwrap_or_default().as_secs()),
+            saved_path: None,
         })
         .collect::<Vec<_>>();
     let capped_note = if capped {
@@ -521,6 +990,11 @@ fn structured(value: &impl Serialize, text: String) -> CallToolResult {
     result
 }
 
+/// A tool error with this exact text.
+fn text_error(text: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(text)])
+}
+
 /// A tool error the model can read and act on.
 fn tool_error(error: &Error) -> CallToolResult {
     let advice = match error {
@@ -576,7 +1050,9 @@ fn tool_definitions(config: &Config) -> Vec<Tool> {
         "Generate a short video (4-8 s) that transitions from a first frame to a last frame, guided by a prompt (Google Veo 3.1 via JieKou AI). \
 Frames can be http(s) URLs, local file paths on the server's machine, data: URLs, or Base64 (JPEG or PNG, at most 20 MB each; ideally the same aspect ratio as the video). \
 Costs money per video: call it once per video the user wants, never as a retry. It returns a task_id immediately; generation then takes from under a minute to several minutes. \
-Next, call {RESULT_TOOL} with the task_id and wait_seconds (up to {max_wait}) until it reports done. Default model: {}.",
+Next, call {RESULT_TOOL} with the task_id and wait_seconds (up to {max_wait}) until it reports done. \
+Repeating an identical request (same frames, prompt and parameters) within {} s returns the earlier task (deduplicated: true) instead of paying again; set allow_duplicate: true only when the user really wants another video from the same input. Default model: {}.",
+        config.dedup_window.as_secs(),
         config.default_model
     );
     let mut generate_schema = host_friendly_schema::<TransitionRequest>();
@@ -586,6 +1062,19 @@ Next, call {RESULT_TOOL} with the task_id and wait_seconds (up to {max_wait}) un
         .and_then(Value::as_object_mut)
     {
         model.insert("default".into(), json!(config.default_model));
+    }
+    if let Some(properties) = generate_schema
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+    {
+        properties.insert(
+            "allow_duplicate".into(),
+            json!({
+                "type": "boolean",
+                "default": false,
+                "description": "Submit even if an identical request was submitted recently (that pays for a second video). Leave false when retrying."
+            }),
+        );
     }
     let mut result_schema = host_friendly_schema::<TaskResultArgs>();
     if let Some(wait) = result_schema
@@ -625,6 +1114,23 @@ Safe to call repeatedly; it never submits anything or costs money."
                 .idempotent(true)
                 .open_world(true),
         ),
+        Tool::new(
+            LIST_TOOL,
+            String::from(
+                "List recent video tasks from this server's journal, newest first, with status, prompt excerpt, creation time, video links and saved files. \
+Use it to find a task_id that was lost, or to check a submit whose outcome was unknown before submitting again. Filter by status; it never contacts the platform or costs money.",
+            ),
+            Arc::new(host_friendly_schema::<ListTasksArgs>()),
+        )
+        .with_title("List video tasks")
+        .with_raw_output_schema(output_schema::<TaskList>())
+        .with_annotations(
+            ToolAnnotations::with_title("List video tasks")
+                .read_only(true)
+                .destructive(false)
+                .idempotent(true)
+                .open_world(false),
+        ),
     ]
 }
 
@@ -655,10 +1161,11 @@ impl ServerHandler for VeoServer {
         let result = match request.name.as_ref() {
             GENERATE_TOOL => self.generate(args).await,
             RESULT_TOOL => self.task_result(args, context).await,
+            LIST_TOOL => self.list_tasks(args).await,
             other => {
                 return Err(McpError::invalid_params(
                     format!(
-                        "unknown tool \"{other}\"; the tools are {GENERATE_TOOL} and {RESULT_TOOL}"
+                        "unknown tool \"{other}\"; the tools are {GENERATE_TOOL}, {RESULT_TOOL} and {LIST_TOOL}"
                     ),
                     None,
                 ));

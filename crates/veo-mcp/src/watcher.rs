@@ -1,0 +1,424 @@
+//! Background watching and saving: after a submit, the server follows the task on its own
+//! (polite polling, a bounded number of requests at a time), records what it sees in the
+//! journal, and saves the videos to the output directory well before their links expire, even
+//! if no client ever asks again. Tasks left unfinished or unsaved by an earlier run are picked
+//! up again at startup.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use veo_core::{Client, Error, TaskResult, TaskStatus};
+
+use crate::journal::{Journal, TaskEntry};
+
+/// How the background watcher polls.
+#[derive(Clone, Debug)]
+pub struct PollTiming {
+    /// Delay before the first poll after a submit.
+    pub first: Duration,
+    /// Shortest delay between polls.
+    pub min: Duration,
+    /// Longest delay between polls.
+    pub max: Duration,
+}
+
+impl Default for PollTiming {
+    /// First poll after 10 s, then every 5 to 20 s following the task's eta.
+    fn default() -> Self {
+        PollTiming {
+            first: Duration::from_secs(10),
+            min: Duration::from_secs(5),
+            max: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Attempts to save one video before giving up until the next trigger.
+const SAVE_ATTEMPTS: u32 = 5;
+/// Requests the watcher makes at the same time, across all tasks.
+const CONCURRENT_REQUESTS: usize = 4;
+
+/// Watches tasks in the background and saves their videos.
+#[derive(Clone)]
+pub struct Watcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    journal: Journal,
+    output_dir: Option<PathBuf>,
+    timing: PollTiming,
+    permits: Semaphore,
+    watching: Mutex<HashSet<String>>,
+    save_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    stop: CancellationToken,
+}
+
+/// A video of a task with where it was saved, if it was.
+#[derive(Clone, Debug)]
+pub struct SavedVideo {
+    /// The file, once saved.
+    pub path: Option<PathBuf>,
+    /// Its size in bytes.
+    pub bytes: Option<u64>,
+}
+
+impl Watcher {
+    /// A watcher saving into `output_dir` (or only recording links, when `None`).
+    pub fn new(
+        client: Client,
+        journal: Journal,
+        output_dir: Option<PathBuf>,
+        timing: PollTiming,
+    ) -> Watcher {
+        Watcher {
+            inner: Arc::new(Inner {
+                client,
+                journal,
+                output_dir,
+                timing,
+                permits: Semaphore::new(CONCURRENT_REQUESTS),
+                watching: Mutex::new(HashSet::new()),
+                save_locks: Mutex::new(HashMap::new()),
+                stop: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Whether videos are saved to disk.
+    pub fn saving(&self) -> bool {
+        self.inner.output_dir.is_some()
+    }
+
+    /// The output directory, when saving.
+    pub fn output_dir(&self) -> Option<&Path> {
+        self.inner.output_dir.as_deref()
+    }
+
+    /// Stops every background watch (at its next wait).
+    pub fn stop(&self) {
+        self.inner.stop.cancel();
+    }
+
+    /// Picks up the journal's unfinished and unsaved tasks. Returns how many.
+    pub async fn resume(&self) -> usize {
+        match self.inner.journal.pending(self.saving()).await {
+            Ok(ids) => {
+                let n = ids.len();
+                for id in ids {
+                    self.watch_after(id, Duration::ZERO);
+                }
+                if n > 0 {
+                    tracing::info!(tasks = n, "resuming tasks from the journal");
+                }
+                n
+            }
+            Err(e) => {
+                tracing::error!("cannot read pending tasks: {e}");
+                0
+            }
+        }
+    }
+
+    /// Follows `task_id` in the background until it ends and its videos are saved.
+    pub fn watch(&self, task_id: String) {
+        self.watch_after(task_id, self.inner.timing.first);
+    }
+
+    fn watch_after(&self, task_id: String, first: Duration) {
+        {
+            let mut watching = self
+                .inner
+                .watching
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if !watching.insert(task_id.clone()) {
+                return;
+            }
+        }
+        let watcher = self.clone();
+        tokio::spawn(async move {
+            watcher.follow(&task_id, first).await;
+            watcher
+                .inner
+                .watching
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&task_id);
+        });
+    }
+
+    async fn follow(&self, task_id: &str, first: Duration) {
+        let timing = &self.inner.timing;
+        let mut delay = first;
+        let mut failures = 0u32;
+        loop {
+            tokio::select! {
+                _ = self.inner.stop.cancelled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            let polled = {
+                let _permit = self.inner.permits.acquire().await;
+                self.inner.client.task_result(task_id).await
+            };
+            match polled {
+                Ok(result) => {
+                    failures = 0;
+                    if let Err(e) = self.inner.journal.record_result(&result).await {
+                        tracing::warn!(task_id, "cannot record status: {e}");
+                    }
+                    match result.status {
+                        TaskStatus::Succeeded => {
+                            self.save(&result).await;
+                            return;
+                        }
+                        TaskStatus::Failed => return,
+                        _ => {}
+                    }
+                    delay = result
+                        .eta_seconds
+                        .map(Duration::from_secs)
+                        .unwrap_or(timing.max)
+                        .clamp(timing.min, timing.max);
+                }
+                Err(e @ (Error::NotFound { .. } | Error::Auth { .. } | Error::MissingApiKey)) => {
+                    tracing::warn!(task_id, "stopped watching: {e}");
+                    return;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::debug!(task_id, failures, "poll failed: {e}");
+                    delay = (timing.min * 2u32.saturating_pow(failures.min(6))).min(timing.max * 3);
+                }
+            }
+        }
+    }
+
+    /// Saves every video of a succeeded task that is not saved yet, and returns where each one
+    /// is. Safe to call from several places at once: one caller downloads, the others wait and
+    /// see its result. Does nothing (and returns no paths) when saving is off.
+    pub async fn save(&self, result: &TaskResult) -> Vec<SavedVideo> {
+        let task_id = result.task_id.as_str();
+        let Some(output_dir) = self.inner.output_dir.clone() else {
+            return Vec::new();
+        };
+        let lock = {
+            let mut locks = self
+                .inner
+                .save_locks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            Arc::clone(locks.entry(task_id.to_string()).or_default())
+        };
+        let _guard = lock.lock().await;
+        let journal = &self.inner.journal;
+        let entry = match journal.get(task_id).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => match journal.adopt(task_id).await {
+                Ok(entry) => entry,
+                Err(e) => {
+                    tracing::warn!(task_id, "cannot record the task: {e}");
+                    return Vec::new();
+                }
+            },
+            Err(e) => {
+                tracing::warn!(task_id, "cannot read the journal: {e}");
+                return Vec::new();
+            }
+        };
+        if entry.videos.len() < result.videos.len()
+            && let Err(e) = journal.record_result(result).await
+        {
+            tracing::warn!(task_id, "cannot record links: {e}");
+        }
+        let Some(dir) = task_dir(&output_dir, task_id) else {
+            let _ = journal
+                .save_failed(task_id, "the task id cannot be used as a directory name")
+                .await;
+            return Vec::new();
+        };
+        let count = result.videos.len();
+        let mut saved = Vec::with_capacity(count);
+        let mut last_error = None;
+        for (index, video) in result.videos.iter().enumerate() {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            if let Some(done) = already_saved(&entry, index) {
+                saved.push(done);
+                continue;
+            }
+            let path = dir.join(file_name(task_id, index, count));
+            match self
+                .download_with_retries(task_id, index, &video.url, &dir, &path)
+                .await
+            {
+                Ok(bytes) => {
+                    if let Err(e) = journal.saved(task_id, index, &path, bytes).await {
+                        tracing::warn!(task_id, "cannot record the saved file: {e}");
+                    }
+                    tracing::info!(task_id, path = %path.display(), bytes, "video saved");
+                    saved.push(SavedVideo {
+                        path: Some(path),
+                        bytes: Some(bytes),
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(task_id, index, "saving the video failed: {e}");
+                    last_error = Some(e.to_string());
+                    saved.push(SavedVideo {
+                        path: None,
+                        bytes: None,
+                    });
+                }
+            }
+        }
+        if let Some(error) = last_error {
+            let _ = journal.save_failed(task_id, &error).await;
+        }
+        saved
+    }
+
+    async fn download_with_retries(
+        &self,
+        task_id: &str,
+        index: u32,
+        url: &str,
+        dir: &Path,
+        path: &Path,
+    ) -> Result<u64, Error> {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| Error::LocalFile {
+                path: dir.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        remove_stale_partials(dir, path).await;
+        let mut url = url.to_string();
+        let mut attempt = 1;
+        loop {
+            let outcome = {
+                let _permit = self.inner.permits.acquire().await;
+                self.inner.client.download(&url, path).await
+            };
+            let error = match outcome {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => e,
+            };
+            if attempt >= SAVE_ATTEMPTS || matches!(error, Error::LocalFile { .. }) {
+                return Err(error);
+            }
+            if matches!(error, Error::LinkExpired { .. }) {
+                // Ask the platform again: a fresh query may carry freshly signed links.
+                if let Ok(fresh) = self.inner.client.task_result(task_id).await
+                    && let Some(video) = fresh.videos.get(index as usize)
+                {
+                    let _ = self.inner.journal.record_result(&fresh).await;
+                    if video.url == url {
+                        return Err(error);
+                    }
+                    url = video.url.clone();
+                }
+            }
+            let delay = Duration::from_millis(250 * 2u64.pow(attempt - 1));
+            tracing::debug!(
+                task_id,
+                attempt,
+                ?delay,
+                "download failed, retrying: {error}"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// Removes temporary files an interrupted earlier download of `path` left behind.
+async fn remove_stale_partials(dir: &Path, path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&prefix) && file.ends_with(".partial") {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
+    }
+}
+
+fn already_saved(entry: &TaskEntry, index: u32) -> Option<SavedVideo> {
+    let video = entry.videos.iter().find(|v| v.index == index)?;
+    let path = video.path.clone()?;
+    path.is_file().then_some(SavedVideo {
+        path: Some(path),
+        bytes: video.bytes,
+    })
+}
+
+/// `<output_dir>/<task_id>`, or `None` if the id would not stay one plain directory inside it.
+pub fn task_dir(output_dir: &Path, task_id: &str) -> Option<PathBuf> {
+    let name: String = task_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let relative = Path::new(&name);
+    let single = relative.components().count() == 1
+        && matches!(relative.components().next(), Some(Component::Normal(_)));
+    (!name.is_empty() && name.len() <= 200 && single).then(|| output_dir.join(relative))
+}
+
+/// `<task_id>.mp4` for a single video, `<task_id>-<n>.mp4` (from 1) for several.
+fn file_name(task_id: &str, index: u32, count: usize) -> String {
+    let stem: String = task_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if count <= 1 {
+        format!("{stem}.mp4")
+    } else {
+        format!("{stem}-{}.mp4", index + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_directories_stay_inside_the_output_directory() {
+        let out = Path::new("/out");
+        assert_eq!(
+            task_dir(out, "abc-123"),
+            Some(PathBuf::from("/out/abc-123"))
+        );
+        for hostile in ["..", "../x", "/etc", "a/../../b", "C:\\x", "."] {
+            let dir = task_dir(out, hostile);
+            assert!(
+                dir.as_ref().is_none_or(|d| d.parent() == Some(out)),
+                "{hostile} → {dir:?}"
+            );
+        }
+        assert_eq!(task_dir(out, ""), None);
+        assert_eq!(file_name("t", 0, 1), "t.mp4");
+        assert_eq!(file_name("t", 1, 2), "t-2.mp4");
+    }
+}
