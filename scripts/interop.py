@@ -122,6 +122,13 @@ async def exercise(client: Client, frames: tuple[str, str], base_url: str, label
     assert video["expires_at"], video
     data = download(video["url"])
     assert data[4:8] == b"ftyp", "the video is an MP4"
+    # The server saved it too, and says so in the result and in the journal.
+    with open(video["saved_path"], "rb") as f:
+        assert f.read() == data, "the saved file is the video"
+    links = [c for c in report.content if getattr(c, "type", None) == "resource_link"]
+    assert links and links[0].uri.startswith("file://"), report.content
+    listed = await client.call_tool("list_tasks", {"status": "succeeded", "limit": 1})
+    assert listed.structured_content["tasks"][0]["task_id"] == task_id, listed.structured_content
     log(f"{label}: succeeded after {len(progress)} progress notifications, {len(data)} byte MP4")
 
 
@@ -201,6 +208,8 @@ async def main() -> None:
         "JIEKOU_API_KEY": MOCK_KEY,
         "JIEKOU_BASE_URL": base_url,
         "VEO_ALLOWED_ROOTS": workdir,
+        "VEO_JOURNAL": os.path.join(workdir, "journal.sqlite3"),
+        "VEO_OUTPUT_DIR": os.path.join(workdir, "videos"),
     }
     env.pop("RUST_LOG", None)
     try:

@@ -91,6 +91,10 @@ async fn a_video_is_generated_waited_for_with_progress_and_downloadable() {
     for video in videos {
         assert!(video["expires_at"].as_str().is_some(), "{video}");
         assert!(video["expires_in_seconds"].as_u64().unwrap() > 3000);
+        assert!(
+            video.get("saved_path").is_none(),
+            "saving is off in this configuration: links only"
+        );
         let bytes = reqwest::get(video["url"].as_str().unwrap())
             .await
             .unwrap()
