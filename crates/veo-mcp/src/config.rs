@@ -146,6 +146,9 @@ pub struct Config {
     pub dedup_window: Duration,
     /// How the background watcher polls.
     pub watch: PollTiming,
+    /// Whether starting picks up the journal's unfinished and unsaved tasks in the background
+    /// (the server does; one-shot CLI commands do not, as they exit soon after).
+    pub resume: bool,
 }
 
 /// The default output directory: `<Videos>/veo`, else `<data dir>/veo/videos`, else `./veo-videos`.
@@ -189,6 +192,7 @@ impl Config {
             },
             dedup_window: Duration::from_secs(args.dedup_window_seconds),
             watch: PollTiming::default(),
+            resume: true,
         })
     }
 }

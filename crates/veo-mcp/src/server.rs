@@ -36,6 +36,9 @@ pub const GENERATE_TOOL: &str = "generate_transition_video";
 pub const RESULT_TOOL: &str = "get_task_result";
 /// Name of the journal tool.
 pub const LIST_TOOL: &str = "list_tasks";
+/// Key in a tool error's `_meta` naming its class (see [`error_kind`]), so programs such as
+/// the CLI can tell invalid input from auth, upstream and local failures without parsing text.
+pub const ERROR_KIND_META: &str = "veo/error";
 
 /// How often a waiting `get_task_result` reports progress, at the least.
 const PROGRESS_EVERY: Duration = Duration::from_secs(3);
@@ -247,8 +250,9 @@ struct TaskResultArgs {
 }
 
 impl VeoServer {
-    /// A server for `config`: opens the task journal and resumes the tasks an earlier run left
-    /// unfinished or unsaved (in the background, on the current tokio runtime). The platform is
+    /// A server for `config`: opens the task journal and (when `config.resume`) resumes the tasks
+    /// an earlier run left unfinished or unsaved (in the background, on the current tokio
+    /// runtime). The platform is
     /// not contacted until a tool or a resumed task needs it.
     pub async fn start(config: Config) -> Result<VeoServer, String> {
         let journal = match &config.journal {
@@ -283,8 +287,10 @@ impl VeoServer {
                 watcher,
             }),
         };
-        let resume = server.shared.watcher.clone();
-        tokio::spawn(async move { resume.resume().await });
+        if server.shared.config.resume {
+            let resume = server.shared.watcher.clone();
+            tokio::spawn(async move { resume.resume().await });
+        }
         Ok(server)
     }
 
@@ -395,7 +401,7 @@ impl VeoServer {
                 .begin_submit(new.clone(), window, allow_duplicate)
                 .await
                 .map_err(|e| {
-                    text_error(format!(
+                    text_error("journal", format!(
                         "Error: cannot record the request in the task journal ({e}), so it was not sent. Nothing was charged.\nCheck that the journal's directory is writable (VEO_JOURNAL)."
                     ))
                 })?;
@@ -414,11 +420,14 @@ impl VeoServer {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 _ => {
-                    return Err(text_error(format!(
-                        "Error: an identical request (same frames, prompt and parameters) was sent at {} and its outcome is unknown: {}. It was not sent again, so nothing was charged now.\nThe platform may have created that task. Wait a minute, check list_tasks, and tell the user before any retry; to submit anyway, call again with allow_duplicate: true.",
-                        rfc3339(entry.created_at),
-                        entry.detail.as_deref().unwrap_or("no task id came back")
-                    )));
+                    return Err(text_error(
+                        "submit_outcome_unknown",
+                        format!(
+                            "Error: an identical request (same frames, prompt and parameters) was sent at {} and its outcome is unknown: {}. It was not sent again, so nothing was charged now.\nThe platform may have created that task. Wait a minute, check list_tasks, and tell the user before any retry; to submit anyway, call again with allow_duplicate: true.",
+                            rfc3339(entry.created_at),
+                            entry.detail.as_deref().unwrap_or("no task id came back")
+                        ),
+                    ));
                 }
             }
         }
@@ -689,7 +698,12 @@ impl VeoServer {
         }
         let entries = match self.shared.journal.list(filter, limit).await {
             Ok(entries) => entries,
-            Err(e) => return text_error(format!("Error: cannot read the task journal: {e}")),
+            Err(e) => {
+                return text_error(
+                    "journal",
+                    format!("Error: cannot read the task journal: {e}"),
+                );
+            }
         };
         let tasks: Vec<TaskSummary> = entries.iter().map(task_summary).collect();
         let mut text = if tasks.is_empty() {
@@ -990,9 +1004,35 @@ fn structured(value: &impl Serialize, text: String) -> CallToolResult {
     result
 }
 
-/// A tool error with this exact text.
-fn text_error(text: String) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(text)])
+/// A tool error with this exact text, marked with its [`error_kind`] in `_meta`.
+fn text_error(kind: &'static str, text: String) -> CallToolResult {
+    let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
+    let mut meta = rmcp::model::MetaObject::new();
+    meta.0.insert(ERROR_KIND_META.into(), json!(kind));
+    result.meta = Some(meta);
+    result
+}
+
+/// The class of a tool error, as put in the result's `_meta` under [`ERROR_KIND_META`]:
+/// `invalid_input`, `missing_api_key`, `auth`, `rate_limited`, `not_found`, `upstream`,
+/// `submit_outcome_unknown`, `network`, `timeout`, `bad_response`, `link_expired`,
+/// `local_file`, `cancelled`, or `journal` (the task journal could not be used).
+pub fn error_kind(error: &Error) -> &'static str {
+    match error {
+        Error::InvalidInput(_) => "invalid_input",
+        Error::MissingApiKey => "missing_api_key",
+        Error::Auth { .. } => "auth",
+        Error::RateLimited { .. } => "rate_limited",
+        Error::NotFound { .. } => "not_found",
+        Error::Upstream { .. } => "upstream",
+        Error::SubmitOutcomeUnknown { .. } => "submit_outcome_unknown",
+        Error::Network { .. } => "network",
+        Error::Timeout(_) => "timeout",
+        Error::BadResponse { .. } => "bad_response",
+        Error::LinkExpired { .. } => "link_expired",
+        Error::LocalFile { .. } => "local_file",
+        Error::Cancelled => "cancelled",
+    }
 }
 
 /// A tool error the model can read and act on.
@@ -1035,9 +1075,7 @@ fn tool_error(error: &Error) -> CallToolResult {
         Error::Cancelled => "The call was cancelled.",
     };
     tracing::debug!(error = %error, "tool error");
-    CallToolResult::error(vec![ContentBlock::text(format!(
-        "Error: {error}\n{advice}"
-    ))])
+    text_error(error_kind(error), format!("Error: {error}\n{advice}"))
 }
 
 fn output_schema<T: JsonSchema>() -> Arc<JsonObject> {
