@@ -215,7 +215,24 @@ impl Watcher {
                 .unwrap_or_else(|p| p.into_inner());
             Arc::clone(locks.entry(task_id.to_string()).or_default())
         };
-        let _guard = lock.lock().await;
+        let saved = {
+            let _guard = lock.lock().await;
+            self.save_locked(result, &output_dir).await
+        };
+        // Forget the lock once nobody else holds or waits for it, so the map does not grow.
+        let mut locks = self
+            .inner
+            .save_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(&lock) <= 2 {
+            locks.remove(task_id);
+        }
+        saved
+    }
+
+    async fn save_locked(&self, result: &TaskResult, output_dir: &Path) -> Vec<SavedVideo> {
+        let task_id = result.task_id.as_str();
         let journal = &self.inner.journal;
         let entry = match journal.get(task_id).await {
             Ok(Some(entry)) => entry,
@@ -236,7 +253,7 @@ impl Watcher {
         {
             tracing::warn!(task_id, "cannot record links: {e}");
         }
-        let Some(dir) = task_dir(&output_dir, task_id) else {
+        let Some(dir) = task_dir(output_dir, task_id) else {
             let _ = journal
                 .save_failed(task_id, "the task id cannot be used as a directory name")
                 .await;
