@@ -21,10 +21,74 @@ Environment:
   RUST_LOG            log filter, e.g. veo_mcp=debug (logs go to stderr only)
 
 Examples:
+  veo-mcp demo                                try it: no key, no network (a local mock plays the API)
   veo-mcp                                     serve MCP over stdio (what desktop hosts run)
   veo-mcp serve --http 127.0.0.1:8080         serve streamable HTTP at http://127.0.0.1:8080/mcp
   VEO_AUTH_TOKEN=s3cret veo-mcp serve --http 0.0.0.0:8080
-                                              serve on all interfaces (a bearer token is required)";
+                                              serve on all interfaces (a bearer token is required)
+  veo-mcp generate --first a.png --last b.png --prompt \"the camera pushes in\"
+                                              make one video from the command line, wait, save it
+  veo-mcp status TASK_ID --wait 60            check a task, waiting up to a minute
+  veo-mcp tasks --status succeeded            list recent tasks from the journal
+
+Exit codes (generate, status, tasks):
+  0 done   1 other error (network, files, journal)   2 invalid input or usage (nothing was sent)
+  3 missing or refused API key   4 the platform refused the request or the task failed
+  5 still running when the wait ended   130 interrupted (Ctrl-C)";
+
+const GENERATE_HELP: &str = "\
+Frames are local files (JPEG or PNG, at most 20 MB), http(s) URLs, data: URLs or Base64.
+Waits for the video by default, showing progress on stderr, saves it to the output directory
+(--output-dir, VEO_OUTPUT_DIR) and prints where. Every submit is recorded in the task journal; an
+identical request within the dedup window returns the earlier task instead of paying again
+(--allow-duplicate overrides). Ctrl-C stops waiting; the task goes on (see `veo-mcp status`).
+
+With --json, stdout is one JSON object: {\"submitted\": ...} as the generate_transition_video
+tool returns it, plus \"result\": ... as get_task_result returns it (unless --no-wait).
+
+Examples:
+  veo-mcp generate --first day.png --last night.png --prompt \"time-lapse from day to night\"
+  veo-mcp generate --first a.jpg --last b.jpg --prompt \"a slow dolly zoom\" \\
+      --model veo-3.1-fast --resolution 1080p --duration 6 --generate-audio
+  veo-mcp generate --first a.png --last b.png --prompt \"morph\" --no-wait --json | jq -r .submitted.task_id
+
+Exit codes: 0 saved (or submitted, with --no-wait); 2 invalid input, nothing sent; 3 no or wrong
+API key; 4 refused by the platform or the task failed; 5 still running after --wait seconds;
+1 anything else (network, saving, journal); 130 interrupted.";
+
+const STATUS_HELP: &str = "\
+Asks the platform for the task's status (answering from the journal if the platform cannot be
+reached and the task had finished). Once it has succeeded its videos are saved to the output
+directory and their paths printed. With --json, stdout is what the get_task_result tool returns.
+
+Examples:
+  veo-mcp status 3f1c9a0e-...                 look once
+  veo-mcp status 3f1c9a0e-... --wait 300      wait up to 5 minutes, with progress on stderr
+  veo-mcp status 3f1c9a0e-... --json | jq -r '.videos[].saved_path'
+
+Exit codes: 0 answered (done, or still running without --wait); 4 the task failed, or the
+platform refused (unknown task id); 5 still running when --wait ended; 3 no or wrong API key;
+2 usage; 1 anything else.";
+
+const TASKS_HELP: &str = "\
+Lists tasks from the task journal (VEO_JOURNAL), newest first: those submitted by this command
+line and by the MCP server alike. Never contacts the platform. With --json, stdout is what the
+list_tasks tool returns.
+
+Examples:
+  veo-mcp tasks
+  veo-mcp tasks --status failed --limit 5
+  veo-mcp tasks --json | jq -r '.tasks[] | select(.status == \"succeeded\") | .task_id'";
+
+const DEMO_HELP: &str = "\
+Starts a local fake of the platform (veo-mock) and the MCP server in this process, connects an
+MCP client to it and runs the flow an agent would: generate_transition_video with two generated
+frames, then get_task_result with a wait. Progress goes to stderr; the tool results, as the agent
+sees them (text and structured JSON), go to stdout. The MP4 is saved to --output-dir if given,
+else to a new temporary directory, and its path printed. Needs no API key and no network.
+
+Example:
+  cargo run --release -p veo-mcp -- demo";
 
 /// MCP server for making transition videos with Veo 3.1 (JieKou AI).
 ///
@@ -45,6 +109,130 @@ pub struct Cli {
 pub enum Command {
     /// Serve MCP over stdio (the default) or streamable HTTP.
     Serve(ServeArgs),
+    /// Try it: a whole generation against a local mock, no key or network needed.
+    #[command(after_help = DEMO_HELP)]
+    Demo,
+    /// Make one video from two frames and a prompt; waits and saves it by default.
+    #[command(after_help = GENERATE_HELP)]
+    Generate(GenerateArgs),
+    /// Show a task's status, optionally waiting for it; saves its videos once done.
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
+    /// List recent tasks from the task journal.
+    #[command(after_help = TASKS_HELP)]
+    Tasks(TasksArgs),
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Print the result as JSON on stdout (the structured result of the MCP tool).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `generate`: the frames, the prompt, every request option and how to wait.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// First frame: a file path, an http(s) URL, a data: URL or Base64 (JPEG or PNG, ≤ 20 MB).
+    #[arg(long, value_name = "FRAME")]
+    pub first: String,
+
+    /// Last frame, in the same forms.
+    #[arg(long, value_name = "FRAME")]
+    pub last: String,
+
+    /// What happens between the frames (1 to 5000 characters).
+    #[arg(long)]
+    pub prompt: String,
+
+    /// Model [default: --default-model, i.e. veo-3.1].
+    #[arg(long, value_parser = ["veo-3.1", "veo-3.1-fast", "veo-3.1-lite"])]
+    pub model: Option<String>,
+
+    /// Video resolution [default: 720p].
+    #[arg(long, value_parser = ["720p", "1080p"])]
+    pub resolution: Option<String>,
+
+    /// Aspect ratio of the video [default: 16:9].
+    #[arg(long, value_parser = ["16:9", "9:16"])]
+    pub aspect_ratio: Option<String>,
+
+    /// Length of the video in seconds [default: 8].
+    #[arg(long, value_name = "SECONDS", value_parser = ["4", "6", "8"])]
+    pub duration: Option<String>,
+
+    /// Seed for reproducible results, 0 to 4294967295 [default: random].
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// How many videos to make, 1 to 4 (each one is billed) [default: 1].
+    #[arg(long, value_name = "N")]
+    pub sample_count: Option<u64>,
+
+    /// What the video should not show (up to 5000 characters).
+    #[arg(long, value_name = "TEXT")]
+    pub negative_prompt: Option<String>,
+
+    /// Let the platform rewrite the prompt (always on for Veo 3.x) [default: true].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub enhance_prompt: Option<bool>,
+
+    /// Generate an audio track as well [default: false].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub generate_audio: Option<bool>,
+
+    /// Whether people may be shown [default: allow_adult].
+    #[arg(long, value_parser = ["allow_adult", "dont_allow", "allow_all"])]
+    pub person_generation: Option<String>,
+
+    /// Submit even if an identical request was submitted within the dedup window (pays again).
+    #[arg(long)]
+    pub allow_duplicate: bool,
+
+    /// Return as soon as the task is submitted; check it later with `veo-mcp status`.
+    #[arg(long, conflicts_with = "wait")]
+    pub no_wait: bool,
+
+    /// Longest time to wait for the video, in seconds; exit code 5 if it is still running then.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub wait: u64,
+
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The task id printed by `generate` (or shown by `tasks`).
+    pub task_id: String,
+
+    /// Wait up to this many seconds for the task to finish, with progress on stderr
+    /// [default: 0, just look].
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub wait: u64,
+
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Arguments of `tasks`.
+#[derive(Debug, Clone, Args)]
+pub struct TasksArgs {
+    /// Only tasks with this status (or, for submits without a task id, this submit state).
+    #[arg(long, value_parser = ["queued", "processing", "succeeded", "failed", "unknown", "sending", "outcome_unknown", "rejected"])]
+    pub status: Option<String>,
+
+    /// How many tasks to show, newest first, 1 to 100.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: u32,
+
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Settings every mode shares.
@@ -102,8 +290,8 @@ const PATH_LIST_SEPARATOR: char = ';';
 #[cfg(not(windows))]
 const PATH_LIST_SEPARATOR: char = ':';
 
-/// How to serve.
-#[derive(Debug, Clone, Args)]
+/// How to serve; the default is stdio.
+#[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// Serve streamable HTTP on this address (at /mcp) instead of stdio.
     #[arg(long, value_name = "HOST:PORT")]

@@ -6,8 +6,12 @@
 //! - [`watcher`]: background polling of submitted tasks and saving of their videos.
 //! - [`transport`]: stdio and streamable HTTP.
 //! - [`logging`]: stderr-only logs.
+//! - [`cli`]: the `generate`, `status` and `tasks` commands, over an in-process MCP connection.
+//! - [`demo`]: `veo-mcp demo`, the whole flow against an in-process mock.
 
+pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod journal;
 pub mod logging;
 pub mod server;

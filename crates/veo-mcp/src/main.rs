@@ -1,27 +1,71 @@
-//! The `veo-mcp` binary: serves MCP over stdio by default, or streamable HTTP.
+//! The `veo-mcp` binary: serves MCP over stdio by default, or streamable HTTP; `demo`,
+//! `generate`, `status` and `tasks` are the command line for people and scripts.
 
+use std::future::Future;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use veo_mcp::config::{Cli, Command, ServeArgs};
+use veo_mcp::cli::{self, Exit, Failure};
+use veo_mcp::config::{Cli, Command, CommonArgs, ServeArgs};
 use veo_mcp::transport::{self, HttpOptions};
 use veo_mcp::{Config, VeoServer, logging};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let Cli { command, common } = Cli::parse();
+    match command {
+        None => serve(common, ServeArgs::default()),
+        Some(Command::Serve(args)) => serve(common, args),
+        Some(Command::Demo) => {
+            one_shot(async move { veo_mcp::demo::run(&common).await.map(|()| Exit::Ok) })
+        }
+        Some(Command::Generate(args)) => {
+            one_shot(async move { cli::generate(args, &common).await })
+        }
+        Some(Command::Status(args)) => one_shot(async move { cli::status(args, &common).await }),
+        Some(Command::Tasks(args)) => one_shot(async move { cli::tasks(args, &common).await }),
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt,
+        Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("veo-mcp: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+/// Runs a command-line command: warnings-only logs, its exit code, its failure on stderr.
+fn one_shot(work: impl Future<Output = Result<Exit, Failure>>) -> ExitCode {
+    cli::init_logging();
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(work);
+    // Background work (a watcher's timer, a download cut short) must not keep us alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(failure) => {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "veo-mcp: {}", failure.message);
+            ExitCode::from(failure.exit.code())
+        }
+    }
+}
+
+/// Serves MCP until the client goes away (stdio) or a signal arrives (HTTP).
+fn serve(common: CommonArgs, args: ServeArgs) -> ExitCode {
+    logging::init();
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    match runtime.block_on(run_server(common, args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!("{message}");
@@ -31,23 +75,14 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let config = Config::from_args(&cli.common).map_err(|e| e.to_string())?;
+async fn run_server(common: CommonArgs, serve: ServeArgs) -> Result<(), String> {
+    let config = Config::from_args(&common).map_err(|e| e.to_string())?;
     if config.client.api_key.is_none() {
         tracing::warn!(
             "JIEKOU_API_KEY is not set: tools are listed, but generating will ask for a key"
         );
     }
     let server = VeoServer::start(config).await?;
-    let serve = match cli.command {
-        None => ServeArgs {
-            http: None,
-            auth_token: None,
-            allowed_hosts: vec![],
-            allowed_origins: vec![],
-        },
-        Some(Command::Serve(args)) => args,
-    };
     match serve.http {
         None => transport::serve_stdio(server)
             .await
