@@ -47,7 +47,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 }
 
 async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
+    for _ in 0..600 {
         if let Some(value) = check() {
             return value;
         }
@@ -323,4 +323,38 @@ async fn list_tasks_checks_its_arguments_and_finds_lost_task_ids() {
     }
     let result = call(&client, "list_tasks", json!({"status": "done"})).await;
     assert!(text(&result).contains("succeeded"), "{}", text(&result));
+}
+
+#[tokio::test]
+async fn a_download_failing_longer_than_one_round_is_saved_later_unasked() {
+    // More failures than one save round absorbs: the watcher must come back on its own.
+    let mock =
+        mock(MockConfig::fast().with_fault(FaultRule::next(Scope::Download, Fault::Http500, 8)))
+            .await;
+    let out = tempfile::tempdir().unwrap();
+    let (client, _) =
+        connect_in_process(veo_tests::server(saving_config(&mock, out.path())).await).await;
+    let submitted = call(
+        &client,
+        "generate_transition_video",
+        request("stubborn storage"),
+    )
+    .await;
+    let task_id = structured(&submitted)["task_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = out.path().join(&task_id).join(format!("{task_id}.mp4"));
+    let saved = eventually("the video to be saved after the storage recovers", || {
+        std::fs::read(&file).ok()
+    })
+    .await;
+    assert_eq!(saved, veo_mock::SAMPLE_MP4);
+    assert!(mock.stats().faults_injected >= 8);
+    let listed = call(&client, "list_tasks", json!({})).await;
+    let task = &structured(&listed)["tasks"][0];
+    assert!(
+        task.get("save_error").is_none(),
+        "the error is cleared once saved: {task}"
+    );
 }

@@ -350,9 +350,10 @@ async fn an_ambiguous_submit_is_not_retried_and_says_so() {
 #[tokio::test]
 async fn transient_query_failures_are_ridden_out_and_unknown_tasks_reported() {
     let mock = mock(MockConfig::fast()).await;
-    let (client, _) =
-        connect_in_process(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
-            .await;
+    // The background watcher stays quiet, so the faults below hit this call's queries.
+    let mut cfg = config(mock.base_url(), Some(mock.api_key()));
+    cfg.watch.first = Duration::from_secs(3600);
+    let (client, _) = connect_in_process(veo_tests::server(cfg).await).await;
     let submitted = call(&client, "generate_transition_video", frames("p")).await;
     let task_id = structured(&submitted)["task_id"].clone();
     mock.set_faults(vec![
@@ -367,7 +368,7 @@ async fn transient_query_failures_are_ridden_out_and_unknown_tasks_reported() {
     .await;
     assert_eq!(report.is_error, Some(false), "{}", text(&report));
     assert_eq!(structured(&report)["status"], "succeeded");
-    assert!(mock.stats().faults_injected >= 2);
+    assert_eq!(mock.stats().faults_injected, 2, "both faults met this call");
 
     let unknown = call(
         &client,

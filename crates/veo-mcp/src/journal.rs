@@ -363,7 +363,9 @@ impl Journal {
     pub async fn record_result(&self, result: &TaskResult) -> Result<(), JournalError> {
         let result = result.clone();
         self.run(move |c| {
-            let tx = c.transaction()?;
+            // IMMEDIATE: a read that turns into a write inside a deferred transaction fails at
+            // once (without waiting out the busy timeout) when another process wrote meanwhile.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let row: Option<(i64, Option<String>, Option<i64>)> = tx
                 .query_row(
                     "SELECT id, status, progress FROM submits WHERE task_id = ?1",
@@ -400,23 +402,31 @@ impl Journal {
         .await
     }
 
-    /// Records that video `index` of `task_id` was saved at `path`.
+    /// Records that video `index` of `task_id`, fetched from `url`, was saved at `path`.
+    /// Fails if the journal does not know the task.
     pub async fn saved(
         &self,
         task_id: &str,
         index: u32,
+        url: &str,
         path: &Path,
         bytes: u64,
     ) -> Result<(), JournalError> {
         let task_id = task_id.to_string();
+        let url = url.to_string();
         let path = path.display().to_string();
         self.run(move |c| {
             let now = millis(SystemTime::now());
-            c.execute(
-                "UPDATE videos SET path = ?3, bytes = ?4, saved_at = ?5
-                 WHERE submit_id = (SELECT id FROM submits WHERE task_id = ?1) AND idx = ?2",
-                params![task_id, i64::from(index), path, bytes as i64, now],
+            let changed = c.execute(
+                "INSERT INTO videos (submit_id, idx, url, path, bytes, saved_at)
+                 SELECT id, ?2, ?3, ?4, ?5, ?6 FROM submits WHERE task_id = ?1
+                 ON CONFLICT (submit_id, idx) DO UPDATE SET
+                     path = excluded.path, bytes = excluded.bytes, saved_at = excluded.saved_at",
+                params![task_id, i64::from(index), url, path, bytes as i64, now],
             )?;
+            if changed == 0 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
             c.execute(
                 "UPDATE submits SET save_error = NULL, updated_at = ?2 WHERE task_id = ?1",
                 params![task_id, now],
@@ -426,12 +436,15 @@ impl Journal {
         .await
     }
 
-    /// Records why saving a task's videos failed (cleared by the next successful save).
+    /// Records why saving a task's videos failed (cleared by the next successful save). Ignored
+    /// when every video is saved already (another process may have saved them meanwhile).
     pub async fn save_failed(&self, task_id: &str, error: &str) -> Result<(), JournalError> {
         let (task_id, error) = (task_id.to_string(), error.to_string());
         self.run(move |c| {
             c.execute(
-                "UPDATE submits SET save_error = ?2, updated_at = ?3 WHERE task_id = ?1",
+                "UPDATE submits SET save_error = ?2, updated_at = ?3 WHERE task_id = ?1
+                 AND (NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = submits.id)
+                      OR EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = submits.id AND v.path IS NULL))",
                 params![task_id, error, millis(SystemTime::now())],
             )
             .map(drop)
@@ -698,14 +711,40 @@ mod tests {
             .unwrap();
         assert_eq!(j.pending(true).await.unwrap(), vec!["t-9".to_string()]);
         assert!(j.pending(false).await.unwrap().is_empty());
-        j.saved("t-9", 0, Path::new("/out/t-9/t-9-1.mp4"), 10)
-            .await
-            .unwrap();
+        j.saved(
+            "t-9",
+            0,
+            "http://x/0.mp4",
+            Path::new("/out/t-9/t-9-1.mp4"),
+            10,
+        )
+        .await
+        .unwrap();
         assert_eq!(j.pending(true).await.unwrap().len(), 1, "one still unsaved");
-        j.saved("t-9", 1, Path::new("/out/t-9/t-9-2.mp4"), 10)
+        j.saved(
+            "t-9",
+            1,
+            "http://x/1.mp4",
+            Path::new("/out/t-9/t-9-2.mp4"),
+            10,
+        )
+        .await
+        .unwrap();
+        assert!(j.pending(true).await.unwrap().is_empty());
+        j.save_failed("t-9", "late error from another process")
             .await
             .unwrap();
-        assert!(j.pending(true).await.unwrap().is_empty());
+        assert_eq!(
+            j.get("t-9").await.unwrap().unwrap().save_error,
+            None,
+            "all saved: no error"
+        );
+        assert!(
+            j.saved("unknown", 0, "u", Path::new("/x"), 1)
+                .await
+                .is_err(),
+            "a save of a task the journal does not know is an error, not silence"
+        );
         let entry = j.get("t-9").await.unwrap().unwrap();
         assert_eq!(entry.status, Some(TaskStatus::Succeeded));
         assert!(entry.all_saved());

@@ -360,8 +360,16 @@ impl VeoServer {
             }
         };
         tracing::info!(%task_id, model = %prepared.request.model, "task submitted");
-        if let Err(e) = self.shared.journal.submitted(local_id, &task_id).await {
-            tracing::error!(%task_id, "cannot record the task id: {e}");
+        // The platform created (and charged for) the task: its id must reach the journal.
+        for attempt in 1..=5u32 {
+            match self.shared.journal.submitted(local_id, &task_id).await {
+                Ok(()) => break,
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(%task_id, attempt, "cannot record the task id yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+                Err(e) => tracing::error!(%task_id, "cannot record the task id: {e}"),
+            }
         }
         self.shared.watcher.watch(task_id.clone());
         self.submitted_result(&prepared, task_id, false)
@@ -380,10 +388,12 @@ impl VeoServer {
             .fingerprint(endpoint)
             .await
             .map_err(|e| {
-                tool_error(&Error::LocalFile {
-                    path: std::path::PathBuf::from(&prepared.request.image),
-                    message: format!("cannot read the frames again: {e}"),
-                })
+                text_error(
+                    "local_file",
+                    format!(
+                        "Error: a frame file could not be read again ({e}). Nothing was sent and nothing was charged.\nMake sure the frame files stay in place while the request is made, then call again."
+                    ),
+                )
             })?;
         let new = NewSubmit {
             fingerprint,
@@ -394,8 +404,10 @@ impl VeoServer {
         };
         let window = self.shared.config.dedup_window;
         let allow_duplicate = allow_duplicate || window.is_zero();
-        let give_up =
-            Instant::now() + self.shared.config.client.submit_timeout + Duration::from_secs(10);
+        // Wait for an identical request that is being sent right now (a retry racing the
+        // original), but never past what a host allows a tool call.
+        let give_up = Instant::now() + self.shared.config.max_wait.min(Duration::from_secs(30));
+        let stale_after = self.shared.config.client.submit_timeout + Duration::from_secs(30);
         loop {
             let begun = journal
                 .begin_submit(new.clone(), window, allow_duplicate)
@@ -414,9 +426,18 @@ impl VeoServer {
                     tracing::info!(%task_id, "identical request within the window: not resubmitted");
                     return Err(self.submitted_result(prepared, task_id.clone(), true));
                 }
-                (SubmitState::Sending, _) if Instant::now() < give_up => {
-                    // An identical request is being sent right now (a retry racing the
-                    // original): wait for its outcome rather than paying twice.
+                (SubmitState::Sending, _)
+                    if entry.created_at.elapsed().unwrap_or_default() < stale_after =>
+                {
+                    if Instant::now() >= give_up {
+                        return Err(text_error(
+                            "submit_in_progress",
+                            format!(
+                                "Error: an identical request (same frames, prompt and parameters) has been being sent since {}; it was not sent again.\nCall list_tasks in a minute to see its task_id, then get_task_result with it.",
+                                rfc3339(entry.created_at)
+                            ),
+                        ));
+                    }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 _ => {
@@ -524,7 +545,8 @@ impl VeoServer {
         let wait_seconds = requested_wait.unwrap_or(DEFAULT_WAIT_SECONDS).min(cap);
         let started = Instant::now();
         let outcome = if wait_seconds == 0 {
-            self.shared.client.task_result(&task_id).await
+            // "Just look": one query, bounded by the client's query timeout.
+            self.shared.client.task_result_once(&task_id).await
         } else {
             let options = WaitOptions {
                 timeout: Duration::from_secs(wait_seconds),
@@ -581,12 +603,9 @@ impl VeoServer {
         if result.status == TaskStatus::Succeeded && watcher.saving() {
             // Save now so the answer can name the files; if it takes too long, the download
             // goes on in the background and a later call (or list_tasks) shows the paths.
-            let budget = self
-                .shared
-                .config
-                .max_wait
+            let budget = Duration::from_secs(wait_seconds)
                 .saturating_sub(started.elapsed())
-                .max(Duration::from_secs(5));
+                .max(Duration::from_secs(3));
             let saver = watcher.clone();
             let to_save = result.clone();
             let job = tokio::spawn(async move { saver.save(&to_save).await });
@@ -857,10 +876,12 @@ async fn report_progress(
         let done = latest
             .as_ref()
             .is_some_and(|r| r.status == TaskStatus::Succeeded);
+        // Until the task is done, progress stays below 99 (a platform may say 100 % while
+        // still processing) so heartbeats always have room to increase, as they must.
         let progress = if done {
             100.0
         } else {
-            percent.max(last_sent + 0.01).min(99.99)
+            (percent * 0.99).max(last_sent + 0.001).min(99.999)
         };
         if progress <= last_sent {
             continue;
@@ -1016,7 +1037,8 @@ fn text_error(kind: &'static str, text: String) -> CallToolResult {
 /// The class of a tool error, as put in the result's `_meta` under [`ERROR_KIND_META`]:
 /// `invalid_input`, `missing_api_key`, `auth`, `rate_limited`, `not_found`, `upstream`,
 /// `submit_outcome_unknown`, `network`, `timeout`, `bad_response`, `link_expired`,
-/// `local_file`, `cancelled`, or `journal` (the task journal could not be used).
+/// `local_file`, `cancelled`, `journal` (the task journal could not be used) or
+/// `submit_in_progress` (an identical request is being sent right now).
 pub fn error_kind(error: &Error) -> &'static str {
     match error {
         Error::InvalidInput(_) => "invalid_input",
@@ -1050,7 +1072,7 @@ fn tool_error(error: &Error) -> CallToolResult {
         Error::RateLimited { .. } => "Wait a little and call again.",
         Error::NotFound { .. } => "Use the exact task_id returned by generate_transition_video.",
         Error::SubmitOutcomeUnknown { .. } => {
-            "Tell the user the outcome is unknown before any retry."
+            "Tell the user the outcome is unknown. list_tasks shows this submit as outcome_unknown; an identical call is refused while it is in doubt (allow_duplicate: true overrides that, at the risk of paying twice)."
         }
         Error::Network {
             may_have_reached_server: false,

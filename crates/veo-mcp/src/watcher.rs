@@ -37,10 +37,19 @@ impl Default for PollTiming {
     }
 }
 
-/// Attempts to save one video before giving up until the next trigger.
+/// Attempts to download one video within one save round.
 const SAVE_ATTEMPTS: u32 = 5;
-/// Requests the watcher makes at the same time, across all tasks.
-const CONCURRENT_REQUESTS: usize = 4;
+/// Save rounds (each with fresh links) before the watcher leaves a task to the next start.
+const MAX_SAVE_ROUNDS: u32 = 30;
+/// Longest pause between save rounds.
+const MAX_SAVE_DELAY: Duration = Duration::from_secs(120);
+/// Status queries the watcher makes at the same time, across all tasks.
+const CONCURRENT_POLLS: usize = 4;
+/// Downloads the watcher makes at the same time, across all tasks.
+const CONCURRENT_DOWNLOADS: usize = 2;
+/// A temporary download file older than this was left by an interrupted download (possibly
+/// of another process sharing the output directory; younger ones may still be written).
+const STALE_PARTIAL: Duration = Duration::from_secs(900);
 
 /// Watches tasks in the background and saves their videos.
 #[derive(Clone)]
@@ -54,6 +63,7 @@ struct Inner {
     output_dir: Option<PathBuf>,
     timing: PollTiming,
     permits: Semaphore,
+    download_permits: Semaphore,
     watching: Mutex<HashSet<String>>,
     save_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     stop: CancellationToken,
@@ -82,7 +92,8 @@ impl Watcher {
                 journal,
                 output_dir,
                 timing,
-                permits: Semaphore::new(CONCURRENT_REQUESTS),
+                permits: Semaphore::new(CONCURRENT_POLLS),
+                download_permits: Semaphore::new(CONCURRENT_DOWNLOADS),
                 watching: Mutex::new(HashSet::new()),
                 save_locks: Mutex::new(HashMap::new()),
                 stop: CancellationToken::new(),
@@ -157,6 +168,7 @@ impl Watcher {
         let timing = &self.inner.timing;
         let mut delay = first;
         let mut failures = 0u32;
+        let mut save_rounds = 0u32;
         loop {
             tokio::select! {
                 _ = self.inner.stop.cancelled() => return,
@@ -173,9 +185,25 @@ impl Watcher {
                         tracing::warn!(task_id, "cannot record status: {e}");
                     }
                     match result.status {
+                        TaskStatus::Succeeded if !self.saving() => return,
                         TaskStatus::Succeeded => {
-                            self.save(&result).await;
-                            return;
+                            let saved = self.save(&result).await;
+                            if !saved.is_empty() && saved.iter().all(|s| s.path.is_some()) {
+                                return;
+                            }
+                            // Not saved yet (no links yet, or downloads failing): keep trying,
+                            // less and less often, with fresh links from each poll.
+                            save_rounds += 1;
+                            if save_rounds > MAX_SAVE_ROUNDS {
+                                tracing::error!(
+                                    task_id,
+                                    "giving up saving after {MAX_SAVE_ROUNDS} rounds; the journal keeps the links and the next start tries again"
+                                );
+                                return;
+                            }
+                            delay = (timing.min * 2u32.saturating_pow(save_rounds.min(10)))
+                                .min(MAX_SAVE_DELAY);
+                            continue;
                         }
                         TaskStatus::Failed => return,
                         _ => {}
@@ -274,7 +302,10 @@ impl Watcher {
                 .await
             {
                 Ok(bytes) => {
-                    if let Err(e) = journal.saved(task_id, index, &path, bytes).await {
+                    if let Err(e) = journal
+                        .saved(task_id, index, &video.url, &path, bytes)
+                        .await
+                    {
                         tracing::warn!(task_id, "cannot record the saved file: {e}");
                     }
                     tracing::info!(task_id, path = %path.display(), bytes, "video saved");
@@ -318,14 +349,14 @@ impl Watcher {
         let mut attempt = 1;
         loop {
             let outcome = {
-                let _permit = self.inner.permits.acquire().await;
+                let _permit = self.inner.download_permits.acquire().await;
                 self.inner.client.download(&url, path).await
             };
             let error = match outcome {
                 Ok(bytes) => return Ok(bytes),
                 Err(e) => e,
             };
-            if attempt >= SAVE_ATTEMPTS || matches!(error, Error::LocalFile { .. }) {
+            if attempt >= SAVE_ATTEMPTS {
                 return Err(error);
             }
             if matches!(error, Error::LinkExpired { .. }) {
@@ -364,7 +395,14 @@ async fn remove_stale_partials(dir: &Path, path: &Path) {
     };
     while let Ok(Some(entry)) = entries.next_entry().await {
         let file = entry.file_name().to_string_lossy().into_owned();
-        if file.starts_with(&prefix) && file.ends_with(".partial") {
+        let old = entry
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_PARTIAL);
+        if file.starts_with(&prefix) && file.ends_with(".partial") && old {
             let _ = tokio::fs::remove_file(entry.path()).await;
         }
     }
@@ -379,18 +417,28 @@ fn already_saved(entry: &TaskEntry, index: u32) -> Option<SavedVideo> {
     })
 }
 
+/// `task_id` as a file-name stem: itself when it is only ASCII letters, digits, `-` and `_`;
+/// otherwise the other characters become `_` and a hash of the original id is appended, so two
+/// ids never share a name.
+fn safe_stem(task_id: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if task_id.chars().all(plain) {
+        return task_id.to_string();
+    }
+    let cleaned: String = task_id
+        .chars()
+        .map(|c| if plain(c) { c } else { '_' })
+        .collect();
+    // FNV-1a: stable across runs and platforms, enough to tell ids apart.
+    let hash = task_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{cleaned}-{:08x}", hash as u32)
+}
+
 /// `<output_dir>/<task_id>`, or `None` if the id would not stay one plain directory inside it.
 pub fn task_dir(output_dir: &Path, task_id: &str) -> Option<PathBuf> {
-    let name: String = task_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let name = safe_stem(task_id);
     let relative = Path::new(&name);
     let single = relative.components().count() == 1
         && matches!(relative.components().next(), Some(Component::Normal(_)));
@@ -399,16 +447,7 @@ pub fn task_dir(output_dir: &Path, task_id: &str) -> Option<PathBuf> {
 
 /// `<task_id>.mp4` for a single video, `<task_id>-<n>.mp4` (from 1) for several.
 fn file_name(task_id: &str, index: u32, count: usize) -> String {
-    let stem: String = task_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let stem = safe_stem(task_id);
     if count <= 1 {
         format!("{stem}.mp4")
     } else {
@@ -435,6 +474,12 @@ mod tests {
             );
         }
         assert_eq!(task_dir(out, ""), None);
+        assert_ne!(
+            task_dir(out, "a.b"),
+            task_dir(out, "a_b"),
+            "no two ids share a folder"
+        );
+        assert_ne!(file_name("a:b", 0, 1), file_name("a_b", 0, 1));
         assert_eq!(file_name("t", 0, 1), "t.mp4");
         assert_eq!(file_name("t", 1, 2), "t-2.mp4");
     }
