@@ -17,7 +17,7 @@ const AFTER_HELP: &str = "\
 Environment:
   JIEKOU_API_KEY      API key from the JieKou console (required to generate; the server starts without it)
   JIEKOU_BASE_URL     API base URL (default https://api.jiekou.ai)
-  (every flag below also has an environment variable, shown in its [env: ...])
+  (every option above also has an environment variable, shown as [env: ...])
   RUST_LOG            log filter, e.g. veo_mcp=debug (logs go to stderr only)
 
 Examples:
