@@ -485,7 +485,17 @@ async fn generate_in(
         saving,
         display,
     )
-    .await?;
+    .await
+    .map_err(|f| match f.exit {
+        Exit::Interrupted => f,
+        exit => Failure::new(
+            exit,
+            format!(
+                "task {task_id} was submitted, but waiting for it failed: {}\nCheck it later with: veo-mcp status {task_id} --wait 300",
+                f.message
+            ),
+        ),
+    })?;
     if args.output.json {
         print_json(&json!({ "submitted": submitted, "result": report }));
     } else {
