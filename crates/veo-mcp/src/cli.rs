@@ -336,6 +336,9 @@ fn for_the_command_line(kind: &str, text: &str) -> String {
         "submit_outcome_unknown" => Some(
             "Check `veo-mcp tasks` in a minute before submitting again; --allow-duplicate submits anyway, at the risk of paying twice.",
         ),
+        "submit_in_progress" => Some(
+            "Run `veo-mcp tasks` in a minute to see its task id, then `veo-mcp status TASK_ID --wait 300`.",
+        ),
         _ => None,
     };
     if let Some(advice) = advice {
@@ -594,8 +597,10 @@ async fn wait_for(
             break report;
         }
     };
-    // A succeeded task's videos are saved by the server during the call; if that took longer
-    // than the call allowed, the download goes on and a new look reports the paths.
+    // A succeeded task's videos are saved by the server during the call, within what is left
+    // of the call's wait; if that was not enough, the download goes on, and a call on a
+    // finished task waits (up to its wait_seconds) for the save before answering. The process
+    // must not exit while a download is under way, or the video would not be saved.
     for _ in 0..3 {
         if !(saving && status_of(&report) == "succeeded" && unsaved_videos(&report) > 0) {
             break;
@@ -603,7 +608,7 @@ async fn wait_for(
         report = session
             .call_structured(
                 RESULT_TOOL,
-                json!({ "task_id": task_id, "wait_seconds": 0 }),
+                json!({ "task_id": task_id, "wait_seconds": CALL_WAIT_CAP }),
             )
             .await?;
     }
