@@ -389,3 +389,39 @@ async fn help_covers_every_option_with_examples() {
         assert!(top.stdout.contains(word), "{word} in:\n{}", top.stdout);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_saves_a_finished_video_even_when_the_download_is_slow() {
+    let s = Setup::new().await;
+    let mut args = GENERATE.to_vec();
+    args.extend(["slow download", "--no-wait", "--json"]);
+    let run = s.run(&args).await;
+    run.expect(0);
+    let task_id = run.json()["submitted"]["task_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Let the task finish on the mock first.
+    for _ in 0..200 {
+        if s.mock
+            .tasks()
+            .iter()
+            .any(|t| t.task_id == task_id && t.status == "TASK_STATUS_SUCCEED")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Downloads take 15 s: longer than the server gives a save within a call that just looks,
+    // so the command must wait for the download rather than exit in the middle of it.
+    s.mock
+        .add_fault("download:slow=15000".parse().expect("fault rule"));
+    let looked = s.run(&["status", &task_id, "--json"]).await;
+    looked.expect(0);
+    let report = looked.json();
+    assert_eq!(report["status"], "succeeded", "{report}");
+    let saved = report["videos"][0]["saved_path"]
+        .as_str()
+        .unwrap_or_else(|| panic!("saved: {report}"));
+    assert!(is_mp4(Path::new(saved)));
+}
