@@ -127,12 +127,13 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
     /// Print the result as JSON on stdout (the structured result of the MCP tool).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
 }
 
 /// Arguments of `generate`: the frames, the prompt, every request option and how to wait.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Video")]
 pub struct GenerateArgs {
     /// First frame: a file path, an http(s) URL, a data: URL or Base64 (JPEG or PNG, ≤ 20 MB).
     #[arg(long, value_name = "FRAME")]
@@ -191,11 +192,16 @@ pub struct GenerateArgs {
     pub allow_duplicate: bool,
 
     /// Return as soon as the task is submitted; check it later with `veo-mcp status`.
-    #[arg(long, conflicts_with = "wait")]
+    #[arg(long, conflicts_with = "wait", help_heading = "Waiting")]
     pub no_wait: bool,
 
     /// Longest time to wait for the video, in seconds; exit code 5 if it is still running then.
-    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 900,
+        help_heading = "Waiting"
+    )]
     pub wait: u64,
 
     /// Output format.
@@ -209,9 +215,14 @@ pub struct StatusArgs {
     /// The task id printed by `generate` (or shown by `tasks`).
     pub task_id: String,
 
-    /// Wait up to this many seconds for the task to finish, with progress on stderr
-    /// [default: 0, just look].
-    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    /// Wait up to this many seconds for the task to finish, with progress on stderr; 0 just
+    /// looks.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0,
+        help_heading = "Waiting"
+    )]
     pub wait: u64,
 
     /// Output format.
