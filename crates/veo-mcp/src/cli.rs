@@ -583,7 +583,10 @@ async fn wait_for(
     wait: Duration,
     saving: bool,
 ) -> Result<Value, Failure> {
-    let deadline = Instant::now() + wait;
+    // A wait too long to represent is as good as a year.
+    let deadline = Instant::now()
+        .checked_add(wait)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
     let mut report = loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let seconds = (remaining.as_secs_f64().ceil() as u64).min(CALL_WAIT_CAP);

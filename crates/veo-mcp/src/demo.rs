@@ -85,18 +85,22 @@ pub async fn run(common: &CommonArgs) -> Result<(), Failure> {
     mock.shutdown().await;
     let saved = outcome?;
 
-    match saved {
-        Some((path, bytes)) => {
+    match (saved, &output_dir) {
+        (Some((path, bytes)), _) => {
             out!("Saved video: {} ({bytes} bytes, MP4)", path.display());
         }
-        None => out!(
-            "Not saved ({}); the video URL above works until it expires.",
-            if output_dir.is_none() {
-                "--no-save"
-            } else {
-                "saving did not finish"
-            }
-        ),
+        (None, None) => {
+            out!("Not saved (--no-save); the video URL above works until it expires.")
+        }
+        (None, Some(dir)) => {
+            return Err(Failure::new(
+                Exit::Other,
+                format!(
+                    "the video was not saved into {} (see the result above)",
+                    dir.display()
+                ),
+            ));
+        }
     }
     note!(
         "Done in {:.1} s: {} submit, {} status polls and {} download on the mock. With a real key, the same calls go to the JieKou API.",

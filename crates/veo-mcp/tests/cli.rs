@@ -353,6 +353,10 @@ async fn status_looks_and_waits() {
         "{}",
         unknown.stderr
     );
+    // Any wait the option accepts is fine, however long.
+    s.run(&["status", "no-such-task", "--wait", &u64::MAX.to_string()])
+        .await
+        .expect(4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
