@@ -449,3 +449,28 @@ async fn cancelling_a_wait_stops_the_polling() {
     .await;
     assert_eq!(structured(&look)["status"], "processing");
 }
+
+#[tokio::test]
+async fn a_waiting_call_and_the_background_watcher_do_not_both_poll() {
+    let mock =
+        mock(MockConfig::default().with_timing(Duration::from_millis(100), Duration::from_secs(5)))
+            .await;
+    // The test watcher would poll every 200 ms to 1 s if it polled during the wait.
+    let (client, _) =
+        connect_in_process(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
+            .await;
+    let submitted = call(&client, "generate_transition_video", frames("polite")).await;
+    let task_id = structured(&submitted)["task_id"].clone();
+    let report = call(
+        &client,
+        "get_task_result",
+        json!({"task_id": task_id, "wait_seconds": 15}),
+    )
+    .await;
+    assert_eq!(structured(&report)["status"], "succeeded");
+    let polls = mock.stats().task_results();
+    assert!(
+        polls <= 5,
+        "a 5 s task waited on by one call took {polls} task-result requests"
+    );
+}

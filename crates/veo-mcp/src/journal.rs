@@ -8,7 +8,7 @@
 //! duplicate check and the insert happen in one `IMMEDIATE` transaction.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
@@ -132,10 +132,15 @@ pub struct JournalError {
     message: String,
 }
 
-/// The task journal. Cheap to clone; every method runs on the blocking pool.
+/// A unit of work for the journal's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The task journal. Cheap to clone. One dedicated thread owns the SQLite connection and runs
+/// the operations in order, with cached (compiled once) statements; async callers wait for
+/// their result without blocking the runtime.
 #[derive(Clone)]
 pub struct Journal {
-    conn: Arc<Mutex<Connection>>,
+    jobs: std::sync::mpsc::Sender<Job>,
     path: Arc<str>,
 }
 
@@ -227,8 +232,23 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("veo-journal".into())
+            .spawn(move || {
+                let mut conn = conn;
+                // Ends when every `Journal` clone is gone.
+                while let Ok(job) = queue.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| JournalError {
+                path: path.clone(),
+                message: format!("cannot start the journal thread: {e}"),
+            })?;
         Ok(Journal {
-            conn: Arc::new(Mutex::new(conn)),
+            jobs,
             path: path.into(),
         })
     }
@@ -243,23 +263,21 @@ impl Journal {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        let path = self.path.to_string();
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await;
-        match joined {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        });
+        let fail = |message: String| JournalError {
+            path: self.path.to_string(),
+            message,
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| fail("the journal thread has stopped".into()))?;
+        match answer.await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(JournalError {
-                path,
-                message: e.to_string(),
-            }),
-            Err(e) => Err(JournalError {
-                path,
-                message: format!("journal task failed: {e}"),
-            }),
+            Ok(Err(e)) => Err(fail(e.to_string())),
+            Err(_) => Err(fail("the journal operation was abandoned".into())),
         }
     }
 
@@ -268,10 +286,9 @@ impl Journal {
     pub async fn recover_interrupted(&self, older_than: Duration) -> Result<usize, JournalError> {
         let cutoff = millis(SystemTime::now()) - duration_ms(older_than);
         self.run(move |c| {
-            c.execute(
-                "UPDATE submits SET submit_state = 'outcome_unknown', updated_at = ?1,
+            c.prepare_cached("UPDATE submits SET submit_state = 'outcome_unknown', updated_at = ?1,
                  detail = 'the server stopped while this request was being sent; it may or may not have reached the platform'
-                 WHERE submit_state = 'sending' AND created_at <= ?2",
+                 WHERE submit_state = 'sending' AND created_at <= ?2")?.execute(
                 params![millis(SystemTime::now()), cutoff],
             )
         })
@@ -292,13 +309,11 @@ impl Journal {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if !allow_duplicate {
-                let existing: Option<i64> = tx
-                    .query_row(
-                        "SELECT id FROM submits
+                let existing: Option<i64> = tx.prepare_cached("SELECT id FROM submits
                          WHERE fingerprint = ?1 AND created_at > ?2
                            AND submit_state IN ('sending', 'submitted', 'outcome_unknown')
                            AND (status IS NULL OR status != 'failed')
-                         ORDER BY id DESC LIMIT 1",
+                         ORDER BY id DESC LIMIT 1")?.query_row(
                         params![new.fingerprint, since],
                         |row| row.get(0),
                     )
@@ -309,9 +324,8 @@ impl Journal {
                     return Ok(Begin::Duplicate(Box::new(entry)));
                 }
             }
-            tx.execute(
-                "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sending')",
+            tx.prepare_cached("INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sending')")?.execute(
                 params![new.fingerprint, new.model, new.prompt, new.parameters.to_string(), now],
             )?;
             let id = tx.last_insert_rowid();
@@ -325,8 +339,7 @@ impl Journal {
     pub async fn submitted(&self, local_id: i64, task_id: &str) -> Result<(), JournalError> {
         let task_id = task_id.to_string();
         self.run(move |c| {
-            c.execute(
-                "UPDATE submits SET submit_state = 'submitted', task_id = ?2, updated_at = ?3 WHERE id = ?1",
+            c.prepare_cached("UPDATE submits SET submit_state = 'submitted', task_id = ?2, updated_at = ?3 WHERE id = ?1")?.execute(
                 params![local_id, task_id, millis(SystemTime::now())],
             )
             .map(drop)
@@ -349,51 +362,62 @@ impl Journal {
         };
         let detail = detail.to_string();
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE submits SET submit_state = ?2, detail = ?3, updated_at = ?4 WHERE id = ?1",
-                params![local_id, state.as_str(), detail, millis(SystemTime::now())],
-            )
+            )?
+            .execute(params![
+                local_id,
+                state.as_str(),
+                detail,
+                millis(SystemTime::now())
+            ])
             .map(drop)
         })
         .await
     }
 
-    /// Records a task's state as just seen: status (with an event when it changed), progress,
-    /// failure reason and the latest video links. Unknown task ids are ignored.
+    /// Records a task's state as just seen: status and progress (with an event, only when they
+    /// changed), failure reason and the latest video links. A task id the journal does not know
+    /// is adopted (recorded as submitted elsewhere).
     pub async fn record_result(&self, result: &TaskResult) -> Result<(), JournalError> {
         let result = result.clone();
         self.run(move |c| {
             // IMMEDIATE: a read that turns into a write inside a deferred transaction fails at
             // once (without waiting out the busy timeout) when another process wrote meanwhile.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row: Option<(i64, Option<String>, Option<i64>)> = tx
-                .query_row(
-                    "SELECT id, status, progress FROM submits WHERE task_id = ?1",
+            let row: Option<(i64, Option<String>, Option<i64>)> = tx.prepare_cached("SELECT id, status, progress FROM submits WHERE task_id = ?1")?.query_row(
                     params![result.task_id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            let Some((id, old_status, old_progress)) = row else {
-                return Ok(());
-            };
             let now = millis(SystemTime::now());
+            let (id, old_status, old_progress) = match row {
+                Some(row) => row,
+                None => {
+                    // A task this journal did not submit (another tool, an older journal):
+                    // adopt it, so its status and saved files are kept too.
+                    tx.prepare_cached(
+                        "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id)
+                         VALUES ('', '', '', 'null', ?1, ?1, 'submitted', ?2)",
+                    )?
+                    .execute(params![now, result.task_id])?;
+                    (tx.last_insert_rowid(), None, None)
+                }
+            };
             let status = result.status.as_str();
             let progress = result.progress_percent.map(i64::from);
-            if old_status.as_deref() != Some(status) || old_progress != progress {
-                tx.execute(
-                    "INSERT INTO status_events (submit_id, at, status, platform_status, progress) VALUES (?1, ?2, ?3, ?4, ?5)",
+            let detail = result.reason.clone().filter(|_| result.status == TaskStatus::Failed);
+            if old_status.as_deref() != Some(status) || old_progress != progress || detail.is_some() {
+                tx.prepare_cached("INSERT INTO status_events (submit_id, at, status, platform_status, progress) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
                     params![id, now, status, result.raw_status, progress],
                 )?;
+                tx.prepare_cached("UPDATE submits SET status = ?2, progress = COALESCE(?3, progress), detail = COALESCE(?4, detail), updated_at = ?5 WHERE id = ?1")?.execute(
+                    params![id, status, progress, detail, now],
+                )?;
             }
-            let detail = result.reason.clone().filter(|_| result.status == TaskStatus::Failed);
-            tx.execute(
-                "UPDATE submits SET status = ?2, progress = COALESCE(?3, progress), detail = COALESCE(?4, detail), updated_at = ?5 WHERE id = ?1",
-                params![id, status, progress, detail, now],
-            )?;
             for (idx, video) in result.videos.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO videos (submit_id, idx, url, expires_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (submit_id, idx) DO UPDATE SET url = excluded.url, expires_at = excluded.expires_at",
+                tx.prepare_cached("INSERT INTO videos (submit_id, idx, url, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (submit_id, idx) DO UPDATE SET url = excluded.url, expires_at = excluded.expires_at")?.execute(
                     params![id, idx as i64, video.url, video.expires_at.map(millis)],
                 )?;
             }
@@ -417,20 +441,28 @@ impl Journal {
         let path = path.display().to_string();
         self.run(move |c| {
             let now = millis(SystemTime::now());
-            let changed = c.execute(
-                "INSERT INTO videos (submit_id, idx, url, path, bytes, saved_at)
+            let changed = c
+                .prepare_cached(
+                    "INSERT INTO videos (submit_id, idx, url, path, bytes, saved_at)
                  SELECT id, ?2, ?3, ?4, ?5, ?6 FROM submits WHERE task_id = ?1
                  ON CONFLICT (submit_id, idx) DO UPDATE SET
                      path = excluded.path, bytes = excluded.bytes, saved_at = excluded.saved_at",
-                params![task_id, i64::from(index), url, path, bytes as i64, now],
-            )?;
+                )?
+                .execute(params![
+                    task_id,
+                    i64::from(index),
+                    url,
+                    path,
+                    bytes as i64,
+                    now
+                ])?;
             if changed == 0 {
                 return Err(rusqlite::Error::QueryReturnedNoRows);
             }
-            c.execute(
+            c.prepare_cached(
                 "UPDATE submits SET save_error = NULL, updated_at = ?2 WHERE task_id = ?1",
-                params![task_id, now],
-            )
+            )?
+            .execute(params![task_id, now])
             .map(drop)
         })
         .await
@@ -441,10 +473,9 @@ impl Journal {
     pub async fn save_failed(&self, task_id: &str, error: &str) -> Result<(), JournalError> {
         let (task_id, error) = (task_id.to_string(), error.to_string());
         self.run(move |c| {
-            c.execute(
-                "UPDATE submits SET save_error = ?2, updated_at = ?3 WHERE task_id = ?1
+            c.prepare_cached("UPDATE submits SET save_error = ?2, updated_at = ?3 WHERE task_id = ?1
                  AND (NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = submits.id)
-                      OR EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = submits.id AND v.path IS NULL))",
+                      OR EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = submits.id AND v.path IS NULL))")?.execute(
                 params![task_id, error, millis(SystemTime::now())],
             )
             .map(drop)
@@ -458,14 +489,12 @@ impl Journal {
         let task_id = task_id.to_string();
         self.run(move |c| {
             let now = millis(SystemTime::now());
-            c.execute(
-                "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id)
+            c.prepare_cached("INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id)
                  VALUES ('', '', '', 'null', ?1, ?1, 'submitted', ?2)
-                 ON CONFLICT (task_id) DO NOTHING",
+                 ON CONFLICT (task_id) DO NOTHING")?.execute(
                 params![now, task_id],
             )?;
-            let id: i64 = c.query_row(
-                "SELECT id FROM submits WHERE task_id = ?1",
+            let id: i64 = c.prepare_cached("SELECT id FROM submits WHERE task_id = ?1")?.query_row(
                 params![task_id],
                 |r| r.get(0),
             )?;
@@ -479,11 +508,8 @@ impl Journal {
         let task_id = task_id.to_string();
         self.run(move |c| {
             let id: Option<i64> = c
-                .query_row(
-                    "SELECT id FROM submits WHERE task_id = ?1",
-                    params![task_id],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT id FROM submits WHERE task_id = ?1")?
+                .query_row(params![task_id], |r| r.get(0))
                 .optional()?;
             id.map(|id| load_entry(c, id)).transpose()
         })
@@ -494,11 +520,8 @@ impl Journal {
     pub async fn get_local(&self, local_id: i64) -> Result<Option<TaskEntry>, JournalError> {
         self.run(move |c| {
             let exists: Option<i64> = c
-                .query_row(
-                    "SELECT id FROM submits WHERE id = ?1",
-                    params![local_id],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT id FROM submits WHERE id = ?1")?
+                .query_row(params![local_id], |r| r.get(0))
                 .optional()?;
             exists.map(|id| load_entry(c, id)).transpose()
         })
@@ -514,7 +537,7 @@ impl Journal {
     ) -> Result<Vec<TaskEntry>, JournalError> {
         self.run(move |c| {
             let ids: Vec<i64> = {
-                let mut stmt = c.prepare(
+                let mut stmt = c.prepare_cached(
                     "SELECT id FROM submits
                      WHERE ?1 IS NULL OR status = ?1 OR (status IS NULL AND submit_state = ?1)
                      ORDER BY id DESC LIMIT ?2",
@@ -531,7 +554,7 @@ impl Journal {
     /// `saving`) succeeded tasks whose videos are not all saved.
     pub async fn pending(&self, saving: bool) -> Result<Vec<String>, JournalError> {
         self.run(move |c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare_cached(
                 "SELECT s.task_id FROM submits s
                  WHERE s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
                      s.status IS NULL OR s.status NOT IN ('succeeded', 'failed')
@@ -552,12 +575,13 @@ fn duration_ms(d: Duration) -> i64 {
 }
 
 fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
-    let mut entry = c.query_row(
-        "SELECT id, task_id, submit_state, status, progress, detail, model, prompt, parameters,
+    let mut entry = c
+        .prepare_cached(
+            "SELECT id, task_id, submit_state, status, progress, detail, model, prompt, parameters,
                 created_at, updated_at, save_error
          FROM submits WHERE id = ?1",
-        params![id],
-        |r| {
+        )?
+        .query_row(params![id], |r| {
             let status: Option<String> = r.get(3)?;
             let progress: Option<i64> = r.get(4)?;
             let parameters: String = r.get(8)?;
@@ -576,9 +600,8 @@ fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
                 videos: Vec::new(),
                 save_error: r.get(11)?,
             })
-        },
-    )?;
-    let mut stmt = c.prepare(
+        })?;
+    let mut stmt = c.prepare_cached(
         "SELECT idx, url, expires_at, path, bytes FROM videos WHERE submit_id = ?1 ORDER BY idx",
     )?;
     entry.videos = stmt

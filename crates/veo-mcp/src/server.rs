@@ -551,8 +551,11 @@ impl VeoServer {
             let options = WaitOptions {
                 timeout: Duration::from_secs(wait_seconds),
                 cancel: context.ct.child_token(),
+                // At most 10 polls a minute; near the end the task's eta sets the pace.
+                max_interval: Duration::from_secs(6),
                 ..WaitOptions::default()
             };
+            let _waiting = self.shared.watcher.waiting_on(&task_id);
             let token = context.meta.get_progress_token();
             let (updates, reporter) = match token {
                 Some(token) => {
@@ -589,11 +592,6 @@ impl VeoServer {
             Err(e) => return self.report_from_journal(&task_id, e).await,
         };
         let journal = &self.shared.journal;
-        if matches!(journal.get(&task_id).await, Ok(None))
-            && let Err(e) = journal.adopt(&task_id).await
-        {
-            tracing::warn!(%task_id, "cannot record the task: {e}");
-        }
         if let Err(e) = journal.record_result(&result).await {
             tracing::warn!(%task_id, "cannot record status: {e}");
         }

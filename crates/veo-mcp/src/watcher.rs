@@ -65,6 +65,9 @@ struct Inner {
     permits: Semaphore,
     download_permits: Semaphore,
     watching: Mutex<HashSet<String>>,
+    /// Tasks a `get_task_result` call is waiting on right now (with how many calls): the
+    /// watcher leaves their polling to those calls.
+    foreground: Mutex<HashMap<String, usize>>,
     save_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     stop: CancellationToken,
 }
@@ -95,6 +98,7 @@ impl Watcher {
                 permits: Semaphore::new(CONCURRENT_POLLS),
                 download_permits: Semaphore::new(CONCURRENT_DOWNLOADS),
                 watching: Mutex::new(HashSet::new()),
+                foreground: Mutex::new(HashMap::new()),
                 save_locks: Mutex::new(HashMap::new()),
                 stop: CancellationToken::new(),
             }),
@@ -136,6 +140,30 @@ impl Watcher {
         }
     }
 
+    /// Marks `task_id` as waited on by a caller until the guard is dropped; meanwhile the
+    /// background watcher does not poll it (the caller's wait does).
+    pub fn waiting_on(&self, task_id: &str) -> ForegroundWait {
+        *self
+            .inner
+            .foreground
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(task_id.to_string())
+            .or_default() += 1;
+        ForegroundWait {
+            watcher: self.clone(),
+            task_id: task_id.to_string(),
+        }
+    }
+
+    fn foreground_waits(&self, task_id: &str) -> bool {
+        self.inner
+            .foreground
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(task_id)
+    }
+
     /// Follows `task_id` in the background until it ends and its videos are saved.
     pub fn watch(&self, task_id: String) {
         self.watch_after(task_id, self.inner.timing.first);
@@ -173,6 +201,10 @@ impl Watcher {
             tokio::select! {
                 _ = self.inner.stop.cancelled() => return,
                 _ = tokio::time::sleep(delay) => {}
+            }
+            if self.foreground_waits(task_id) {
+                delay = timing.max;
+                continue;
             }
             let polled = {
                 let _permit = self.inner.permits.acquire().await;
@@ -262,25 +294,23 @@ impl Watcher {
     async fn save_locked(&self, result: &TaskResult, output_dir: &Path) -> Vec<SavedVideo> {
         let task_id = result.task_id.as_str();
         let journal = &self.inner.journal;
-        let entry = match journal.get(task_id).await {
+        let mut entry = journal.get(task_id).await;
+        if !matches!(&entry, Ok(Some(e)) if e.videos.len() >= result.videos.len()) {
+            // Not recorded yet (or without these links): record first, so saves can be noted.
+            if let Err(e) = journal.record_result(result).await {
+                tracing::warn!(task_id, "cannot record the task: {e}");
+                return Vec::new();
+            }
+            entry = journal.get(task_id).await;
+        }
+        let entry = match entry {
             Ok(Some(entry)) => entry,
-            Ok(None) => match journal.adopt(task_id).await {
-                Ok(entry) => entry,
-                Err(e) => {
-                    tracing::warn!(task_id, "cannot record the task: {e}");
-                    return Vec::new();
-                }
-            },
+            Ok(None) => return Vec::new(),
             Err(e) => {
                 tracing::warn!(task_id, "cannot read the journal: {e}");
                 return Vec::new();
             }
         };
-        if entry.videos.len() < result.videos.len()
-            && let Err(e) = journal.record_result(result).await
-        {
-            tracing::warn!(task_id, "cannot record links: {e}");
-        }
         let Some(dir) = task_dir(output_dir, task_id) else {
             let _ = journal
                 .save_failed(task_id, "the task id cannot be used as a directory name")
@@ -404,6 +434,29 @@ async fn remove_stale_partials(dir: &Path, path: &Path) {
             .is_some_and(|age| age > STALE_PARTIAL);
         if file.starts_with(&prefix) && file.ends_with(".partial") && old {
             let _ = tokio::fs::remove_file(entry.path()).await;
+        }
+    }
+}
+
+/// Returned by [`Watcher::waiting_on`]; ends the foreground wait when dropped.
+pub struct ForegroundWait {
+    watcher: Watcher,
+    task_id: String,
+}
+
+impl Drop for ForegroundWait {
+    fn drop(&mut self) {
+        let mut waits = self
+            .watcher
+            .inner
+            .foreground
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = waits.get_mut(&self.task_id) {
+            *n -= 1;
+            if *n == 0 {
+                waits.remove(&self.task_id);
+            }
         }
     }
 }
