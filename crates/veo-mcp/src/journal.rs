@@ -382,6 +382,19 @@ impl Journal {
     pub async fn record_result(&self, result: &TaskResult) -> Result<(), JournalError> {
         let result = result.clone();
         self.run(move |c| {
+            // The common case, a poll that saw nothing new, is one cached read and no write.
+            let known: Option<(Option<String>, Option<i64>)> = c
+                .prepare_cached("SELECT status, progress FROM submits WHERE task_id = ?1")?
+                .query_row(params![result.task_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((status, progress)) = known
+                && status.as_deref() == Some(result.status.as_str())
+                && progress == result.progress_percent.map(i64::from)
+                && result.videos.is_empty()
+                && result.status != TaskStatus::Failed
+            {
+                return Ok(());
+            }
             // IMMEDIATE: a read that turns into a write inside a deferred transaction fails at
             // once (without waiting out the busy timeout) when another process wrote meanwhile.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;

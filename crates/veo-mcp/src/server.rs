@@ -551,8 +551,8 @@ impl VeoServer {
             let options = WaitOptions {
                 timeout: Duration::from_secs(wait_seconds),
                 cancel: context.ct.child_token(),
-                // At most 10 polls a minute; near the end the task's eta sets the pace.
-                max_interval: Duration::from_secs(6),
+                // At most 7.5 polls a minute; near the end the task's eta sets the pace.
+                max_interval: Duration::from_secs(8),
                 ..WaitOptions::default()
             };
             let _waiting = self.shared.watcher.waiting_on(&task_id);

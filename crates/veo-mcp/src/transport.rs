@@ -128,6 +128,11 @@ pub async fn serve_http_on(
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
     let router = http_router(server, options, shutdown.clone());
+    // Replies (SSE events especially) go out in several small writes: without TCP_NODELAY,
+    // Nagle's algorithm meets the client's delayed ACK and a reply can stall for ~40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
