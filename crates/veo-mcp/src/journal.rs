@@ -336,13 +336,23 @@ impl Journal {
     }
 
     /// Records the task id the platform gave a submit.
+    ///
+    /// Should an older entry already hold this id (the platform issued it again: a restarted
+    /// local mock does, the real platform does not), the older entry keeps its history under
+    /// `<id>~superseded-<local id>` so the new, paid task is never the one left unrecorded.
     pub async fn submitted(&self, local_id: i64, task_id: &str) -> Result<(), JournalError> {
         let task_id = task_id.to_string();
         self.run(move |c| {
-            c.prepare_cached("UPDATE submits SET submit_state = 'submitted', task_id = ?2, updated_at = ?3 WHERE id = ?1")?.execute(
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
+                "UPDATE submits SET task_id = task_id || '~superseded-' || id
+                 WHERE task_id = ?2 AND id != ?1",
+            )?
+            .execute(params![local_id, task_id])?;
+            tx.prepare_cached("UPDATE submits SET submit_state = 'submitted', task_id = ?2, updated_at = ?3 WHERE id = ?1")?.execute(
                 params![local_id, task_id, millis(SystemTime::now())],
-            )
-            .map(drop)
+            )?;
+            tx.commit()
         })
         .await
     }
@@ -792,6 +802,29 @@ mod tests {
         drop(j);
         let j = Journal::open(&dir.path().join("sub/journal.sqlite3")).unwrap();
         assert!(j.get("t-9").await.unwrap().unwrap().all_saved());
+    }
+
+    #[tokio::test]
+    async fn a_reissued_task_id_does_not_lose_the_new_task() {
+        let j = Journal::in_memory().unwrap();
+        let mut ids = Vec::new();
+        for fingerprint in ["old", "new"] {
+            let Begin::Proceed(id) = j
+                .begin_submit(submit(fingerprint), Duration::from_secs(600), false)
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            j.submitted(id, "same-id").await.unwrap();
+            ids.push(id);
+        }
+        assert_eq!(j.get("same-id").await.unwrap().unwrap().local_id, ids[1]);
+        let old = j.get_local(ids[0]).await.unwrap().unwrap();
+        assert_eq!(
+            old.task_id.as_deref(),
+            Some(format!("same-id~superseded-{}", ids[0]).as_str())
+        );
     }
 
     #[tokio::test]
