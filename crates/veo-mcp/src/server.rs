@@ -850,7 +850,7 @@ async fn report_progress(
             Some(r) => (
                 f64::from(r.progress_percent.unwrap_or(0)),
                 format!(
-                    "{}{}{}",
+                    "{}{}{}{}",
                     r.status.as_str(),
                     r.progress_percent
                         .map(|p| format!(", {p}%"))
@@ -860,7 +860,12 @@ async fn report_progress(
                         .map(|e| e.saturating_sub(seen_at.elapsed().as_secs()))
                         .filter(|e| *e > 0)
                         .map(|e| format!(", about {e} s left"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    // A heartbeat repeats the last poll: say how old it is.
+                    match seen_at.elapsed().as_secs() {
+                        0 | 1 => String::new(),
+                        s => format!(" (as of {s} s ago; still waiting)"),
+                    }
                 ),
             ),
             None => (
