@@ -81,13 +81,45 @@ pub async fn call(client: &McpClient, tool: &'static str, args: Value) -> CallTo
 }
 
 /// The text of a tool result's first content block.
-pub fn text(result: &CallToolResult) -> String {
+pub use veo_mcp::cli::result_text as text;
+
+/// A tool result's structured content (panics if it has none).
+pub fn structured(result: &CallToolResult) -> &Value {
     result
-        .content
-        .first()
-        .and_then(|c| c.as_text())
-        .map(|t| t.text.clone())
-        .unwrap_or_default()
+        .structured_content
+        .as_ref()
+        .expect("structured content")
+}
+
+/// The `task_id` of a `generate_transition_video` result.
+pub fn task_id(result: &CallToolResult) -> String {
+    structured(result)["task_id"]
+        .as_str()
+        .expect("task_id")
+        .to_string()
+}
+
+/// Starts veo-mock in-process on a free port.
+pub async fn mock(config: veo_mock::MockConfig) -> veo_mock::MockServer {
+    veo_mock::MockServer::start(config)
+        .await
+        .expect("mock starts")
+}
+
+/// Valid `generate_transition_video` arguments: two small 16:9 PNG frames and `prompt`.
+pub fn request(prompt: &str) -> Value {
+    serde_json::json!({
+        "image": png_base64(64, 36),
+        "last_image": png_base64(64, 36),
+        "prompt": prompt,
+    })
+}
+
+/// `config` with the background watcher kept quiet (its first poll an hour away), for tests
+/// that count or fault the requests a tool call makes itself.
+pub fn without_background_polls(mut config: Config) -> Config {
+    config.watch.first = std::time::Duration::from_secs(3600);
+    config
 }
 
 /// A small valid PNG as raw Base64.

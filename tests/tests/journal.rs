@@ -4,28 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use veo_mock::{Fault, FaultRule, MockConfig, MockServer, Scope};
-use veo_tests::{call_checked as call, config, connect_in_process, png_base64, text};
-
-async fn mock(config: MockConfig) -> MockServer {
-    MockServer::start(config).await.expect("mock starts")
-}
-
-fn request(prompt: &str) -> Value {
-    json!({
-        "image": png_base64(32, 18),
-        "last_image": png_base64(32, 18),
-        "prompt": prompt,
-    })
-}
-
-fn structured(result: &rmcp::model::CallToolResult) -> &Value {
-    result
-        .structured_content
-        .as_ref()
-        .expect("structured content")
-}
+use veo_tests::{
+    call_checked as call, config, connect_in_process, mock, png_base64, request, structured,
+    task_id, text, without_background_polls,
+};
 
 /// A server config that saves into `out`.
 fn saving_config(mock: &MockServer, out: &Path) -> veo_mcp::Config {
@@ -174,10 +158,7 @@ async fn a_task_that_finishes_with_nobody_asking_is_saved_before_its_link_expire
         request("saved while nobody waits"),
     )
     .await;
-    let task_id = structured(&submitted)["task_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task_id = task_id(&submitted);
     // The client goes away and never asks for the result.
     client.cancel().await.unwrap();
 
@@ -202,16 +183,13 @@ async fn download_faults_are_retried_and_no_truncated_file_is_left() {
     )
     .await;
     let out = tempfile::tempdir().unwrap();
-    let mut cfg = saving_config(&mock, out.path());
-    cfg.watch.first = Duration::from_secs(3600); // this test's own call does the saving
+    // This test's own get_task_result call does the saving.
+    let cfg = without_background_polls(saving_config(&mock, out.path()));
     let (client, _) = connect_in_process(veo_tests::server(cfg).await).await;
     let mut args = request("two samples");
     args["sample_count"] = json!(2);
     let submitted = call(&client, "generate_transition_video", args).await;
-    let task_id = structured(&submitted)["task_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task_id = task_id(&submitted);
     let report = call(
         &client,
         "get_task_result",
@@ -260,14 +238,10 @@ async fn a_download_that_keeps_failing_leaves_no_file_and_says_so() {
     )
     .await;
     let out = tempfile::tempdir().unwrap();
-    let mut cfg = saving_config(&mock, out.path());
-    cfg.watch.first = Duration::from_secs(3600);
+    let cfg = without_background_polls(saving_config(&mock, out.path()));
     let (client, _) = connect_in_process(veo_tests::server(cfg).await).await;
     let submitted = call(&client, "generate_transition_video", request("never whole")).await;
-    let task_id = structured(&submitted)["task_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task_id = task_id(&submitted);
     let report = call(
         &client,
         "get_task_result",
@@ -340,10 +314,7 @@ async fn a_download_failing_longer_than_one_round_is_saved_later_unasked() {
         request("stubborn storage"),
     )
     .await;
-    let task_id = structured(&submitted)["task_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task_id = task_id(&submitted);
     let file = out.path().join(&task_id).join(format!("{task_id}.mp4"));
     let saved = eventually("the video to be saved after the storage recovers", || {
         std::fs::read(&file).ok()

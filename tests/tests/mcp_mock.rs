@@ -6,27 +6,11 @@ use std::time::Duration;
 use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest};
 use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
-use veo_mock::{Endpoint, Fault, FaultRule, MockConfig, MockServer, Outcome, Scope};
-use veo_tests::{call_checked as call, config, connect_in_process, png_base64, text};
-
-async fn mock(config: MockConfig) -> MockServer {
-    MockServer::start(config).await.expect("mock starts")
-}
-
-fn frames(prompt: &str) -> Value {
-    json!({
-        "image": png_base64(64, 36),
-        "last_image": png_base64(64, 36),
-        "prompt": prompt,
-    })
-}
-
-fn structured(result: &rmcp::model::CallToolResult) -> &Value {
-    result
-        .structured_content
-        .as_ref()
-        .expect("structured content")
-}
+use veo_mock::{Endpoint, Fault, FaultRule, MockConfig, Outcome, Scope};
+use veo_tests::{
+    call_checked as call, config, connect_in_process, mock, png_base64, request, structured,
+    task_id, text, without_background_polls,
+};
 
 #[tokio::test]
 async fn a_video_is_generated_waited_for_with_progress_and_downloadable() {
@@ -38,7 +22,7 @@ async fn a_video_is_generated_waited_for_with_progress_and_downloadable() {
         connect_in_process(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
             .await;
 
-    let mut args = frames("a paper boat drifts from dawn into dusk");
+    let mut args = request("a paper boat drifts from dawn into dusk");
     args["sample_count"] = json!(2);
     args["resolution"] = json!("1080p");
     let submitted = call(&client, "generate_transition_video", args).await;
@@ -119,7 +103,7 @@ async fn a_failing_task_reports_its_reason() {
     let submitted = call(
         &client,
         "generate_transition_video",
-        frames("a storm [mock:fail=content policy: violence]"),
+        request("a storm [mock:fail=content policy: violence]"),
     )
     .await;
     assert_eq!(submitted.is_error, Some(false), "{}", text(&submitted));
@@ -270,7 +254,7 @@ async fn a_missing_key_and_a_wrong_key_are_explained() {
     let mock = mock(MockConfig::fast()).await;
     let (client, _) =
         connect_in_process(veo_tests::server(config(mock.base_url(), None)).await).await;
-    let result = call(&client, "generate_transition_video", frames("p")).await;
+    let result = call(&client, "generate_transition_video", request("p")).await;
     assert_eq!(result.is_error, Some(true));
     assert!(
         text(&result).contains("JIEKOU_API_KEY"),
@@ -286,7 +270,7 @@ async fn a_missing_key_and_a_wrong_key_are_explained() {
     let (client, _) =
         connect_in_process(veo_tests::server(config(mock.base_url(), Some("wrong-key"))).await)
             .await;
-    let result = call(&client, "generate_transition_video", frames("p")).await;
+    let result = call(&client, "generate_transition_video", request("p")).await;
     let message = text(&result);
     assert_eq!(result.is_error, Some(true));
     assert!(message.contains("JIEKOU_API_KEY"), "{message}");
@@ -313,7 +297,7 @@ async fn a_rate_limit_is_reported_with_when_to_retry() {
     let (client, _) =
         connect_in_process(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
             .await;
-    let result = call(&client, "generate_transition_video", frames("p")).await;
+    let result = call(&client, "generate_transition_video", request("p")).await;
     let message = text(&result);
     assert_eq!(result.is_error, Some(true), "{message}");
     assert!(message.to_lowercase().contains("rate"), "{message}");
@@ -333,7 +317,7 @@ async fn an_ambiguous_submit_is_not_retried_and_says_so() {
             veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await,
         )
         .await;
-        let result = call(&client, "generate_transition_video", frames("p")).await;
+        let result = call(&client, "generate_transition_video", request("p")).await;
         let message = text(&result);
         assert_eq!(result.is_error, Some(true), "{message}");
         assert!(
@@ -351,10 +335,9 @@ async fn an_ambiguous_submit_is_not_retried_and_says_so() {
 async fn transient_query_failures_are_ridden_out_and_unknown_tasks_reported() {
     let mock = mock(MockConfig::fast()).await;
     // The background watcher stays quiet, so the faults below hit this call's queries.
-    let mut cfg = config(mock.base_url(), Some(mock.api_key()));
-    cfg.watch.first = Duration::from_secs(3600);
+    let cfg = without_background_polls(config(mock.base_url(), Some(mock.api_key())));
     let (client, _) = connect_in_process(veo_tests::server(cfg).await).await;
-    let submitted = call(&client, "generate_transition_video", frames("p")).await;
+    let submitted = call(&client, "generate_transition_video", request("p")).await;
     let task_id = structured(&submitted)["task_id"].clone();
     mock.set_faults(vec![
         FaultRule::next(Scope::Query, Fault::Http502Html, 1),
@@ -391,14 +374,10 @@ async fn cancelling_a_wait_stops_the_polling() {
     )
     .await;
     // The background watcher stays quiet here, so every poll counted is the wait's.
-    let mut cfg = config(mock.base_url(), Some(mock.api_key()));
-    cfg.watch.first = Duration::from_secs(3600);
+    let cfg = without_background_polls(config(mock.base_url(), Some(mock.api_key())));
     let (client, recorder) = connect_in_process(veo_tests::server(cfg).await).await;
-    let submitted = call(&client, "generate_transition_video", frames("p")).await;
-    let task_id = structured(&submitted)["task_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let submitted = call(&client, "generate_transition_video", request("p")).await;
+    let task_id = task_id(&submitted);
 
     let mut args = serde_json::Map::new();
     args.insert("task_id".into(), json!(task_id));
@@ -459,7 +438,7 @@ async fn a_waiting_call_and_the_background_watcher_do_not_both_poll() {
     let (client, _) =
         connect_in_process(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
             .await;
-    let submitted = call(&client, "generate_transition_video", frames("polite")).await;
+    let submitted = call(&client, "generate_transition_video", request("polite")).await;
     let task_id = structured(&submitted)["task_id"].clone();
     let report = call(
         &client,

@@ -447,11 +447,7 @@ async fn generate_in(
         .call(GENERATE_TOOL, generate_arguments(args))
         .await?;
     let submitted = structured_or_failure(&reply)?;
-    let task_id = submitted
-        .get("task_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let task_id = task_id_of(&submitted);
     if let Some(summary) = result_text(&reply).lines().next() {
         note!("{summary}");
     }
@@ -616,6 +612,15 @@ async fn wait_for(
             .await?;
     }
     Ok(report)
+}
+
+/// The `task_id` of a tool's structured result ("" if absent).
+pub fn task_id_of(result: &Value) -> String {
+    result
+        .get("task_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn is_done(report: &Value) -> bool {

@@ -234,7 +234,7 @@ pub struct StatusArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TasksArgs {
     /// Only tasks with this status (or, for submits without a task id, this submit state).
-    #[arg(long, value_parser = ["queued", "processing", "succeeded", "failed", "unknown", "sending", "outcome_unknown", "rejected"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::server::TASK_FILTERS))]
     pub status: Option<String>,
 
     /// How many tasks to show, newest first, 1 to 100.

@@ -127,11 +127,7 @@ async fn conversation(
     });
     let reply = call_and_show(session, GENERATE_TOOL, arguments, display).await?;
     let submitted = structured_or_failure(&reply)?;
-    let task_id = submitted
-        .get("task_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let task_id = crate::cli::task_id_of(&submitted);
 
     note!("\nWaiting for task {task_id}; progress notifications as they arrive:");
     let arguments = json!({ "task_id": task_id, "wait_seconds": 30 });

@@ -506,26 +506,6 @@ impl Journal {
         .await
     }
 
-    /// Records a task this journal did not see submitted (e.g. one made by another tool), so
-    /// its status and saved files can be kept; returns its entry.
-    pub async fn adopt(&self, task_id: &str) -> Result<TaskEntry, JournalError> {
-        let task_id = task_id.to_string();
-        self.run(move |c| {
-            let now = millis(SystemTime::now());
-            c.prepare_cached("INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id)
-                 VALUES ('', '', '', 'null', ?1, ?1, 'submitted', ?2)
-                 ON CONFLICT (task_id) DO NOTHING")?.execute(
-                params![now, task_id],
-            )?;
-            let id: i64 = c.prepare_cached("SELECT id FROM submits WHERE task_id = ?1")?.query_row(
-                params![task_id],
-                |r| r.get(0),
-            )?;
-            load_entry(c, id)
-        })
-        .await
-    }
-
     /// The entry of `task_id`, if the journal knows it.
     pub async fn get(&self, task_id: &str) -> Result<Option<TaskEntry>, JournalError> {
         let task_id = task_id.to_string();
@@ -541,14 +521,7 @@ impl Journal {
 
     /// The entry with local id `local_id`.
     pub async fn get_local(&self, local_id: i64) -> Result<Option<TaskEntry>, JournalError> {
-        self.run(move |c| {
-            let exists: Option<i64> = c
-                .prepare_cached("SELECT id FROM submits WHERE id = ?1")?
-                .query_row(params![local_id], |r| r.get(0))
-                .optional()?;
-            exists.map(|id| load_entry(c, id)).transpose()
-        })
-        .await
+        self.run(move |c| load_entry(c, local_id).optional()).await
     }
 
     /// The most recent entries first, optionally only those whose status (or, for submits

@@ -224,7 +224,8 @@ enum TaskFilter {
     Rejected,
 }
 
-const TASK_FILTERS: [&str; 8] = [
+/// The values `list_tasks` (and the `tasks` command) accept as a status filter.
+pub const TASK_FILTERS: [&str; 8] = [
     "queued",
     "processing",
     "succeeded",
@@ -674,16 +675,7 @@ impl VeoServer {
     }
 
     async fn list_tasks(&self, args: JsonObject) -> CallToolResult {
-        let mut problems = Vec::new();
-        for key in args.keys() {
-            if key != "status" && key != "limit" {
-                problems.push(veo_core::Problem::new(
-                    key,
-                    "",
-                    "is not a known field; the fields are status and limit",
-                ));
-            }
-        }
+        let mut problems = unknown_fields(&args, &["status", "limit"]);
         let filter = match args.get("status") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if TASK_FILTERS.contains(&s.as_str()) => Some(s.clone()),
@@ -764,17 +756,25 @@ impl VeoServer {
     }
 }
 
-fn parse_result_args(args: &JsonObject) -> Result<(String, Option<u64>), Error> {
-    let mut problems = Vec::new();
-    for key in args.keys() {
-        if key != "task_id" && key != "wait_seconds" {
-            problems.push(veo_core::Problem::new(
+/// A problem for each argument not in `known`.
+fn unknown_fields(args: &JsonObject, known: &[&str]) -> Vec<veo_core::Problem> {
+    args.keys()
+        .filter(|key| !known.contains(&key.as_str()))
+        .map(|key| {
+            veo_core::Problem::new(
                 key,
                 "",
-                "is not a known field; the fields are task_id and wait_seconds",
-            ));
-        }
-    }
+                format!(
+                    "is not a known field; the fields are {}",
+                    known.join(" and ")
+                ),
+            )
+        })
+        .collect()
+}
+
+fn parse_result_args(args: &JsonObject) -> Result<(String, Option<u64>), Error> {
+    let mut problems = unknown_fields(args, &["task_id", "wait_seconds"]);
     let task_id = match args.get("task_id") {
         Some(Value::String(s)) if valid_task_id(s.trim()) => s.trim().to_string(),
         Some(Value::String(s)) => {
