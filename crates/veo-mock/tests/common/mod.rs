@@ -65,31 +65,25 @@ pub fn client() -> reqwest::Client {
 
 /// POSTs `body` to `path` with the server's key; returns status and parsed JSON (Null if none).
 pub async fn post(server: &MockServer, path: &str, body: &Value) -> (u16, Value) {
-    let resp = client()
-        .post(server.url(path))
-        .bearer_auth(server.api_key())
-        .json(body)
-        .send()
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    send(
+        client()
+            .post(server.url(path))
+            .bearer_auth(server.api_key())
+            .json(body),
+    )
+    .await
 }
 
 /// POSTs a raw body string.
 pub async fn post_raw(server: &MockServer, path: &str, body: String) -> (u16, Value) {
-    let resp = client()
-        .post(server.url(path))
-        .bearer_auth(server.api_key())
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    send(
+        client()
+            .post(server.url(path))
+            .bearer_auth(server.api_key())
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await
 }
 
 pub async fn submit(server: &MockServer, prompt: &str) -> String {
@@ -99,16 +93,13 @@ pub async fn submit(server: &MockServer, prompt: &str) -> String {
 }
 
 pub async fn query(server: &MockServer, task_id: &str) -> (u16, Value) {
-    let resp = client()
-        .get(server.url("/v3/async/task-result"))
-        .query(&[("task_id", task_id)])
-        .bearer_auth(server.api_key())
-        .send()
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    send(
+        client()
+            .get(server.url("/v3/async/task-result"))
+            .query(&[("task_id", task_id)])
+            .bearer_auth(server.api_key()),
+    )
+    .await
 }
 
 /// Polls until the task is terminal; returns every observed result, last one terminal.
@@ -139,14 +130,7 @@ pub fn error_message(status: u16, v: &Value, want_status: u16) -> String {
 
 /// GETs an admin path (`/_mock/...`); returns status and parsed JSON (Null if none).
 pub async fn admin_get(server: &MockServer, path: &str) -> (u16, Value) {
-    let resp = client()
-        .get(server.url(path))
-        .send()
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    send(client().get(server.url(path))).await
 }
 
 /// Sends an admin request with a raw body (`POST`, `DELETE`, ...); returns status and JSON.
@@ -156,16 +140,13 @@ pub async fn admin_send(
     path: &str,
     body: &str,
 ) -> (u16, Value) {
-    let resp = client()
-        .request(method, server.url(path))
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    send(
+        client()
+            .request(method, server.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned()),
+    )
+    .await
 }
 
 /// Submits a quick task, waits for it to succeed and returns its first video link.
@@ -191,4 +172,12 @@ pub async fn download(url: &str) -> (u16, String, Vec<u8>) {
         .to_owned();
     let bytes = resp.bytes().await.expect("body").to_vec();
     (status, content_type, bytes)
+}
+
+/// Sends a request; returns the status and the parsed JSON body (Null if none).
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = request.send().await.expect("response");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
