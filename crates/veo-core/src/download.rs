@@ -171,6 +171,37 @@ async fn check_mp4_boxes(path: &Path, len: u64) -> std::result::Result<(), Strin
     Ok(())
 }
 
+/// Removes the temporary files that interrupted downloads to `dest` left beside it, when older
+/// than `older_than` (younger ones may belong to a download still running, e.g. in another
+/// process sharing the directory).
+pub async fn remove_stale_partials(dest: &Path, older_than: Duration) {
+    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if !(file.starts_with(&prefix) && file.ends_with(PARTIAL_SUFFIX)) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= older_than);
+        if stale {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
+    }
+}
+
+const PARTIAL_SUFFIX: &str = ".partial";
+
 /// `.<name>.<random>.partial` in the same directory, so the final rename stays on one file system.
 fn temp_path(dest: &Path) -> PathBuf {
     let name = dest
@@ -178,7 +209,7 @@ fn temp_path(dest: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "video".to_string());
     let tag: u32 = rand::random();
-    dest.with_file_name(format!(".{name}.{tag:08x}.partial"))
+    dest.with_file_name(format!(".{name}.{tag:08x}{PARTIAL_SUFFIX}"))
 }
 
 fn first_line(body: &str) -> String {
@@ -202,6 +233,21 @@ mod tests {
         let path = dir.path().join("v.mp4");
         std::fs::write(&path, bytes).unwrap();
         check_mp4_boxes(&path, bytes.len() as u64).await
+    }
+
+    #[tokio::test]
+    async fn only_old_partial_files_of_the_destination_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("v.mp4");
+        let ours = temp_path(&dest);
+        let other = temp_path(&dir.path().join("w.mp4"));
+        std::fs::write(&ours, b"x").unwrap();
+        std::fs::write(&other, b"x").unwrap();
+        remove_stale_partials(&dest, Duration::from_secs(60)).await;
+        assert!(ours.exists(), "a young partial may still be written");
+        remove_stale_partials(&dest, Duration::ZERO).await;
+        assert!(!ours.exists());
+        assert!(other.exists(), "another file's partial is left alone");
     }
 
     #[tokio::test]

@@ -374,7 +374,7 @@ impl Watcher {
                 path: dir.to_path_buf(),
                 message: e.to_string(),
             })?;
-        remove_stale_partials(dir, path).await;
+        veo_core::download::remove_stale_partials(path, STALE_PARTIAL).await;
         let mut url = url.to_string();
         let mut attempt = 1;
         loop {
@@ -410,30 +410,6 @@ impl Watcher {
             );
             tokio::time::sleep(delay).await;
             attempt += 1;
-        }
-    }
-}
-
-/// Removes temporary files an interrupted earlier download of `path` left behind.
-async fn remove_stale_partials(dir: &Path, path: &Path) {
-    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return;
-    };
-    let prefix = format!(".{name}.");
-    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
-        return;
-    };
-    while let Ok(Some(entry)) = entries.next_entry().await {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let old = entry
-            .metadata()
-            .await
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_PARTIAL);
-        if file.starts_with(&prefix) && file.ends_with(".partial") && old {
-            let _ = tokio::fs::remove_file(entry.path()).await;
         }
     }
 }
