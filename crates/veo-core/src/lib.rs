@@ -2,7 +2,8 @@
 //!
 //! One request flows through the modules in this order:
 //!
-//! 1. [`request`]: what the caller asks for ([`TransitionRequest`], [`Model`] and the closed sets).
+//! 1. [`request`]: what the caller asks for ([`TransitionRequest`], [`Model`] and the other
+//!    closed sets, each a [`ClosedSet`]).
 //! 2. [`validate`]: every rule checked, all problems reported at once; [`validate::prepare`] also
 //!    loads the frames through [`image`] and yields a [`PreparedRequest`].
 //! 3. [`body`]: the exact JSON body of the model's endpoint, streamed.
@@ -46,8 +47,8 @@ pub use config::{ApiKey, ClientConfig, RetryPolicy};
 pub use error::{Error, InvalidInput, Problem, Result};
 pub use image::{ImageFormat, ImagePolicy};
 pub use request::{
-    AspectRatio, DurationSeconds, EffectiveParameters, Model, PersonGeneration, Resolution,
-    TransitionRequest,
+    AspectRatio, ClosedSet, DurationSeconds, EffectiveParameters, Model, PersonGeneration,
+    Resolution, TransitionRequest,
 };
 pub use result::{MediaFile, TaskResult, TaskStatus};
 pub use tokio_util::sync::CancellationToken;

@@ -9,6 +9,46 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// A closed set of values, such as [`Model`] or [`Resolution`]: every value and its name in one
+/// place, so validation messages, schemas and command-line parsers can list them without
+/// spelling them out again.
+///
+/// The names are the ones serde reads and writes (for [`DurationSeconds`], the number as text).
+pub trait ClosedSet: Sized + Copy + 'static {
+    /// Every value, in documented order.
+    const ALL: &'static [Self];
+
+    /// The name callers write (`"720p"`, `"16:9"`, `"4"` …).
+    fn as_str(self) -> &'static str;
+
+    /// The value for a name as written by [`ClosedSet::as_str`].
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == name)
+    }
+}
+
+/// Implements [`ClosedSet`] and `Display` for an enum from its variants and names, listed once
+/// in documented order.
+macro_rules! closed_set {
+    ($set:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl ClosedSet for $set {
+            const ALL: &'static [Self] = &[$($set::$variant),+];
+
+            fn as_str(self) -> &'static str {
+                match self {
+                    $($set::$variant => $name),+
+                }
+            }
+        }
+
+        impl fmt::Display for $set {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(ClosedSet::as_str(*self))
+            }
+        }
+    };
+}
+
 /// Which Veo 3.1 variant generates the video. Each has its own endpoint and price.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum Model {
@@ -24,22 +64,24 @@ pub enum Model {
     Veo31Lite,
 }
 
+closed_set!(Model {
+    Veo31 => "veo-3.1",
+    Veo31Fast => "veo-3.1-fast",
+    Veo31Lite => "veo-3.1-lite",
+});
+
 impl Model {
-    /// Every model, in the order they are documented.
+    /// Every model, in the order they are documented (the same as [`ClosedSet::ALL`]).
     pub const ALL: [Model; 3] = [Model::Veo31, Model::Veo31Fast, Model::Veo31Lite];
 
     /// The name callers use for this model (`veo-3.1`, `veo-3.1-fast`, `veo-3.1-lite`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Model::Veo31 => "veo-3.1",
-            Model::Veo31Fast => "veo-3.1-fast",
-            Model::Veo31Lite => "veo-3.1-lite",
-        }
+        ClosedSet::as_str(self)
     }
 
     /// Parses a model name as written by [`Model::as_str`].
     pub fn from_name(name: &str) -> Option<Model> {
-        Model::ALL.into_iter().find(|m| m.as_str() == name)
+        <Model as ClosedSet>::from_name(name)
     }
 
     /// The submit endpoint's path, relative to the base URL.
@@ -68,12 +110,6 @@ impl Model {
     }
 }
 
-impl fmt::Display for Model {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Output resolution of the video.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum Resolution {
@@ -86,6 +122,11 @@ pub enum Resolution {
     P1080,
 }
 
+closed_set!(Resolution {
+    P720 => "720p",
+    P1080 => "1080p",
+});
+
 /// Aspect ratio of the video.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum AspectRatio {
@@ -97,6 +138,11 @@ pub enum AspectRatio {
     #[serde(rename = "9:16")]
     Portrait,
 }
+
+closed_set!(AspectRatio {
+    Landscape => "16:9",
+    Portrait => "9:16",
+});
 
 impl AspectRatio {
     /// Width divided by height.
@@ -121,6 +167,12 @@ pub enum PersonGeneration {
     AllowAll,
 }
 
+closed_set!(PersonGeneration {
+    AllowAdult => "allow_adult",
+    DontAllow => "dont_allow",
+    AllowAll => "allow_all",
+});
+
 /// Length of the video in seconds: 4, 6 or 8.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum DurationSeconds {
@@ -132,6 +184,12 @@ pub enum DurationSeconds {
     #[default]
     Seconds8,
 }
+
+closed_set!(DurationSeconds {
+    Seconds4 => "4",
+    Seconds6 => "6",
+    Seconds8 => "8",
+});
 
 impl DurationSeconds {
     /// The allowed values, in seconds.
@@ -376,6 +434,49 @@ mod tests {
                 "duration_seconds": 8, "person_generation": "allow_adult"
             })
         );
+    }
+
+    /// The name serde writes for `value`: a string as is, anything else as JSON text.
+    fn serde_name<T: Serialize>(value: T) -> String {
+        match serde_json::to_value(value).unwrap() {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        }
+    }
+
+    fn assert_names_match_serde<T>()
+    where
+        T: ClosedSet
+            + Serialize
+            + serde::de::DeserializeOwned
+            + PartialEq
+            + fmt::Debug
+            + fmt::Display,
+    {
+        assert!(!T::ALL.is_empty());
+        for &value in T::ALL {
+            assert_eq!(serde_name(value), value.as_str());
+            assert_eq!(value.to_string(), value.as_str());
+            assert_eq!(T::from_name(value.as_str()), Some(value));
+            let json = serde_json::to_string(&value).unwrap();
+            assert_eq!(serde_json::from_str::<T>(&json).unwrap(), value);
+        }
+        assert_eq!(T::from_name("no such value"), None);
+    }
+
+    #[test]
+    fn every_closed_set_name_is_the_serde_name() {
+        assert_names_match_serde::<Model>();
+        assert_names_match_serde::<Resolution>();
+        assert_names_match_serde::<AspectRatio>();
+        assert_names_match_serde::<PersonGeneration>();
+        assert_names_match_serde::<DurationSeconds>();
+        assert_eq!(<Model as ClosedSet>::ALL, Model::ALL.as_slice());
+        let seconds: Vec<u64> = <DurationSeconds as ClosedSet>::ALL
+            .iter()
+            .map(|d| u64::from(d.seconds()))
+            .collect();
+        assert_eq!(seconds, DurationSeconds::ALLOWED);
     }
 
     #[test]
