@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use crate::error::{InvalidInput, Problem};
 use crate::image::{Frame, ImagePolicy, load_frame};
 use crate::request::{
-    AspectRatio, DurationSeconds, MAX_PROMPT_CHARS, MAX_SAMPLE_COUNT, Model, PersonGeneration,
-    Resolution, TransitionRequest,
+    AspectRatio, ClosedSet, DurationSeconds, MAX_PROMPT_CHARS, MAX_SAMPLE_COUNT, Model,
+    PersonGeneration, Resolution, TransitionRequest,
 };
 
 /// A request whose every field and frame has been checked; ready to encode and send.
@@ -48,112 +48,46 @@ fn parse_object(obj: &Map<String, Value>) -> Result<TransitionRequest, InvalidIn
             problems.push(Problem::new(key, "", unknown_field_message(key)));
         }
     }
-    let field = |name: &str| obj.get(name).filter(|v| !v.is_null());
+    let mut fields = Fields { obj, problems };
 
     let mut request = TransitionRequest::new("", "", "");
-    let required_string = |name: &str, problems: &mut Vec<Problem>| match field(name) {
-        None => {
-            problems.push(Problem::new(name, "", "is required"));
-            String::new()
-        }
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => {
-            problems.push(Problem::new(name, type_name(other), "must be a string"));
-            String::new()
-        }
-    };
-    request.image = required_string("image", &mut problems);
-    request.last_image = required_string("last_image", &mut problems);
-    request.prompt = required_string("prompt", &mut problems);
-
-    if let Some(v) = field("model") {
-        match v.as_str().and_then(Model::from_name) {
-            Some(m) => request.model = m,
-            None => problems.push(Problem::new(
-                "model",
-                show(v),
-                "must be one of \"veo-3.1\", \"veo-3.1-fast\", \"veo-3.1-lite\"",
-            )),
-        }
-    }
-    if let Some(v) = field("seed") {
-        match as_integer(v).and_then(|n| u32::try_from(n).ok()) {
-            Some(n) => request.seed = Some(n),
-            None => problems.push(Problem::new(
-                "seed",
-                show(v),
-                "must be an integer from 0 to 4294967295, or omitted for a random seed",
-            )),
-        }
-    }
-    if let Some(v) = field("resolution") {
-        match from_enum::<Resolution>(v) {
-            Some(r) => request.resolution = r,
-            None => problems.push(Problem::new(
-                "resolution",
-                show(v),
-                "must be \"720p\" or \"1080p\"",
-            )),
-        }
-    }
-    if let Some(v) = field("aspect_ratio") {
-        match from_enum::<AspectRatio>(v) {
-            Some(a) => request.aspect_ratio = a,
-            None => problems.push(Problem::new(
-                "aspect_ratio",
-                show(v),
-                "must be \"16:9\" (landscape) or \"9:16\" (portrait)",
-            )),
-        }
-    }
-    if let Some(v) = field("sample_count") {
-        match as_integer(v) {
-            Some(n) if (1..=i128::from(MAX_SAMPLE_COUNT)).contains(&n) => {
-                request.sample_count = n as u8
-            }
-            _ => problems.push(Problem::new("sample_count", show(v), sample_count_rule())),
-        }
-    }
+    request.image = fields.required_string("image");
+    request.last_image = fields.required_string("last_image");
+    request.prompt = fields.required_string("prompt");
+    fields.parse_closed("model", &mut request.model);
+    fields.parse_field(
+        "seed",
+        &mut request.seed,
+        |v| as_integer(v).and_then(|n| u32::try_from(n).ok()).map(Some),
+        "must be an integer from 0 to 4294967295, or omitted for a random seed",
+    );
+    fields.parse_closed("resolution", &mut request.resolution);
+    fields.parse_closed("aspect_ratio", &mut request.aspect_ratio);
+    fields.parse_field(
+        "sample_count",
+        &mut request.sample_count,
+        |v| {
+            as_integer(v)
+                .filter(|n| (1..=i128::from(MAX_SAMPLE_COUNT)).contains(n))
+                .map(|n| n as u8)
+        },
+        sample_count_rule(),
+    );
     for (name, slot) in [
         ("enhance_prompt", &mut request.enhance_prompt),
         ("generate_audio", &mut request.generate_audio),
     ] {
-        if let Some(v) = field(name) {
-            match v.as_bool() {
-                Some(b) => *slot = b,
-                None => problems.push(Problem::new(name, show(v), "must be true or false")),
-            }
-        }
+        fields.parse_field(name, slot, Value::as_bool, "must be true or false");
     }
-    if let Some(v) = field("negative_prompt") {
-        match v.as_str() {
-            Some(s) => request.negative_prompt = Some(s.to_string()),
-            None => problems.push(Problem::new("negative_prompt", show(v), "must be a string")),
-        }
-    }
-    if let Some(v) = field("duration_seconds") {
-        match as_integer(v)
-            .and_then(|n| u64::try_from(n).ok())
-            .and_then(DurationSeconds::from_seconds)
-        {
-            Some(d) => request.duration_seconds = d,
-            None => problems.push(Problem::new(
-                "duration_seconds",
-                show(v),
-                "must be 4, 6 or 8 (seconds)",
-            )),
-        }
-    }
-    if let Some(v) = field("person_generation") {
-        match from_enum::<PersonGeneration>(v) {
-            Some(p) => request.person_generation = p,
-            None => problems.push(Problem::new(
-                "person_generation",
-                show(v),
-                "must be \"allow_adult\", \"dont_allow\" or \"allow_all\"",
-            )),
-        }
-    }
+    fields.parse_field(
+        "negative_prompt",
+        &mut request.negative_prompt,
+        |v| v.as_str().map(|s| Some(s.to_string())),
+        "must be a string",
+    );
+    fields.parse_closed("duration_seconds", &mut request.duration_seconds);
+    fields.parse_closed("person_generation", &mut request.person_generation);
+    let mut problems = fields.problems;
 
     // Value rules, for the fields that parsed (skip those already reported).
     let reported: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
@@ -167,6 +101,127 @@ fn parse_object(obj: &Map<String, Value>) -> Result<TransitionRequest, InvalidIn
         Ok(request)
     } else {
         Err(InvalidInput { problems })
+    }
+}
+
+/// The fields of a JSON object being parsed, and the problems found so far.
+struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Fields<'a> {
+    /// The field's value; a `null` counts as absent.
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        self.obj.get(name).filter(|v| !v.is_null())
+    }
+
+    fn required_string(&mut self, name: &str) -> String {
+        match self.get(name) {
+            None => {
+                self.problems.push(Problem::new(name, "", "is required"));
+                String::new()
+            }
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                let kind = type_name(other);
+                self.problems
+                    .push(Problem::new(name, kind, "must be a string"));
+                String::new()
+            }
+        }
+    }
+
+    /// Sets `slot` from the field `name` when it is present: `parse` reads the value, and a value
+    /// it refuses becomes a problem saying `rule`. An absent field leaves `slot` at its default.
+    fn parse_field<T>(
+        &mut self,
+        name: &str,
+        slot: &mut T,
+        parse: impl FnOnce(&Value) -> Option<T>,
+        rule: impl Into<String>,
+    ) {
+        if let Some(v) = self.get(name) {
+            match parse(v) {
+                Some(value) => *slot = value,
+                None => self.problems.push(Problem::new(name, show(v), rule)),
+            }
+        }
+    }
+
+    /// [`Fields::parse_field`] for a closed set: the value must be one of its names, and the
+    /// message lists them all.
+    fn parse_closed<T: Allowed>(&mut self, name: &str, slot: &mut T) {
+        self.parse_field(name, slot, T::read, T::rule());
+    }
+}
+
+/// How a field of a closed set is read from JSON and how its rule lists the allowed values.
+trait Allowed: ClosedSet {
+    /// The value written as one of the set's names (a JSON string by default).
+    fn read(v: &Value) -> Option<Self> {
+        v.as_str().and_then(Self::from_name)
+    }
+
+    /// One allowed value as the rule shows it: quoted by default.
+    fn shown(self) -> String {
+        format!("\"{}\"", self.as_str())
+    }
+
+    /// The rule: `must be "a", "b" or "c"`.
+    fn rule() -> String {
+        format!("must be {}", either(Self::ALL.iter().map(|v| v.shown())))
+    }
+}
+
+impl Allowed for Model {
+    fn rule() -> String {
+        let names: Vec<String> = Self::ALL.iter().map(|m| m.shown()).collect();
+        format!("must be one of {}", names.join(", "))
+    }
+}
+
+impl Allowed for Resolution {}
+
+impl Allowed for AspectRatio {
+    fn shown(self) -> String {
+        let orientation = match self {
+            AspectRatio::Landscape => "landscape",
+            AspectRatio::Portrait => "portrait",
+        };
+        format!("\"{}\" ({orientation})", self.as_str())
+    }
+}
+
+impl Allowed for PersonGeneration {}
+
+impl Allowed for DurationSeconds {
+    /// A JSON integer, not a string: `"8"` is refused.
+    fn read(v: &Value) -> Option<Self> {
+        as_integer(v)
+            .and_then(|n| u64::try_from(n).ok())
+            .and_then(DurationSeconds::from_seconds)
+    }
+
+    fn shown(self) -> String {
+        self.as_str().to_string()
+    }
+
+    fn rule() -> String {
+        format!(
+            "must be {} (seconds)",
+            either(Self::ALL.iter().map(|d| d.shown()))
+        )
+    }
+}
+
+/// `a, b or c`.
+fn either(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    match items.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -217,6 +272,35 @@ pub fn check(request: &TransitionRequest) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// The longest task id accepted, in bytes.
+pub const MAX_TASK_ID_LEN: usize = 200;
+
+/// Whether `s` has the form of a task id: not empty, at most [`MAX_TASK_ID_LEN`] bytes, and only
+/// ASCII letters, digits, `-`, `_`, `.` and `:`. Platform ids have this form; anything else (a
+/// path, a URL, text with spaces) is refused before it reaches a URL or a file name.
+pub fn is_task_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_TASK_ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Checks a task id given by a caller and returns it without surrounding white space.
+///
+/// The problem names the field `task_id` and shows the input as given, quoted.
+pub fn task_id(input: &str) -> Result<&str, Problem> {
+    let id = input.trim();
+    if is_task_id(id) {
+        Ok(id)
+    } else {
+        Err(Problem::new(
+            "task_id",
+            format!("{input:?}"),
+            "must be a task id as the platform returned it (letters, digits, '-', '_', '.', ':', at most 200 characters)",
+        ))
+    }
 }
 
 /// Checks a request completely, loads and checks both frames, and yields what the client sends.
@@ -311,10 +395,7 @@ fn aspect_warnings(request: &TransitionRequest, first: &Frame, last: &Frame) -> 
     };
     let differs = |a: f64, b: f64| (a / b - 1.0).abs() > ASPECT_TOLERANCE;
     let wanted = request.aspect_ratio.ratio();
-    let wanted_name = match request.aspect_ratio {
-        AspectRatio::Landscape => "16:9",
-        AspectRatio::Portrait => "9:16",
-    };
+    let wanted_name = request.aspect_ratio.as_str();
     let dims = |f: &Frame| {
         f.dimensions
             .map(|(w, h)| format!("{w}×{h}"))
@@ -399,12 +480,6 @@ fn as_integer(v: &Value) -> Option<i128> {
     v.as_f64()
         .filter(|f| f.fract() == 0.0 && f.abs() < 1e18)
         .map(|f| f as i128)
-}
-
-fn from_enum<T: serde::de::DeserializeOwned>(v: &Value) -> Option<T> {
-    v.is_string()
-        .then(|| serde_json::from_value(v.clone()).ok())
-        .flatten()
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -534,6 +609,58 @@ mod tests {
         assert_eq!(r.seed, None);
         let e = parse_request(&json!(["image"])).unwrap_err();
         assert_eq!(e.problems[0].field, "arguments");
+    }
+
+    #[test]
+    fn closed_set_rules_list_every_value() {
+        let e = parse_request(&json!({
+            "image": "https://x.test/a.png", "last_image": "https://x.test/b.png", "prompt": "p",
+            "model": "veo-2", "resolution": "4k", "aspect_ratio": "1:1",
+            "duration_seconds": 5, "person_generation": "everyone"
+        }))
+        .unwrap_err();
+        let shown: Vec<String> = e.problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                r#"model (got "veo-2"): must be one of "veo-3.1", "veo-3.1-fast", "veo-3.1-lite""#,
+                r#"resolution (got "4k"): must be "720p" or "1080p""#,
+                r#"aspect_ratio (got "1:1"): must be "16:9" (landscape) or "9:16" (portrait)"#,
+                "duration_seconds (got 5): must be 4, 6 or 8 (seconds)",
+                r#"person_generation (got "everyone"): must be "allow_adult", "dont_allow" or "allow_all""#,
+            ]
+        );
+    }
+
+    #[test]
+    fn task_ids_are_checked_and_trimmed() {
+        assert_eq!(task_id(" abc-123_x.y "), Ok("abc-123_x.y"));
+        assert_eq!(task_id("x:y"), Ok("x:y"));
+        assert!(is_task_id(&"a".repeat(200)));
+        for hostile in [
+            "../etc/passwd",
+            "",
+            "   ",
+            "a b",
+            "a/b",
+            "a?b=c",
+            "a\nb",
+            "é",
+            &"a".repeat(201),
+        ] {
+            assert!(!is_task_id(hostile.trim()), "{hostile:?}");
+            let problem = task_id(hostile).unwrap_err();
+            assert_eq!(problem.field, "task_id");
+            assert_eq!(
+                problem.message,
+                "must be a task id as the platform returned it (letters, digits, '-', '_', '.', ':', at most 200 characters)"
+            );
+        }
+        assert_eq!(
+            task_id("../etc/passwd").unwrap_err().value,
+            "\"../etc/passwd\""
+        );
+        assert_eq!(task_id("").unwrap_err().value, "\"\"");
     }
 
     #[test]
