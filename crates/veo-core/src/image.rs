@@ -28,14 +28,13 @@ pub enum ImageFormat {
 }
 
 impl ImageFormat {
-    /// Sniffs the format from the first bytes of an image.
+    /// Sniffs the format from the first bytes of an image (at least 12 are needed); `None` for
+    /// anything but JPEG and PNG.
     pub fn sniff(head: &[u8]) -> Option<ImageFormat> {
-        if head.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
-            Some(ImageFormat::Png)
-        } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            Some(ImageFormat::Jpeg)
-        } else {
-            None
+        match imagesize::image_type(head) {
+            Ok(imagesize::ImageType::Jpeg) => Some(ImageFormat::Jpeg),
+            Ok(imagesize::ImageType::Png) => Some(ImageFormat::Png),
+            _ => None,
         }
     }
 }
@@ -100,6 +99,15 @@ pub enum FramePayload {
 }
 
 impl FramePayload {
+    /// Which form the frame was given in: `"url"`, `"file"` or `"base64"` (data URLs included).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FramePayload::Url(_) => "url",
+            FramePayload::File { .. } => "file",
+            FramePayload::Bytes(_) => "base64",
+        }
+    }
+
     /// The frame's size in bytes, when known locally.
     pub fn byte_len(&self) -> Option<u64> {
         match self {
@@ -463,6 +471,38 @@ mod tests {
         );
         assert!(classify("   ").unwrap_err().contains("empty"));
         assert!(classify("https://").is_err());
+    }
+
+    #[test]
+    fn only_jpeg_and_png_are_sniffed() {
+        assert_eq!(ImageFormat::sniff(&png_bytes(2, 2)), Some(ImageFormat::Png));
+        assert_eq!(
+            ImageFormat::sniff(&jpeg_bytes(2, 2)),
+            Some(ImageFormat::Jpeg)
+        );
+        assert_eq!(
+            ImageFormat::sniff(b"GIF89a\x01\x00\x01\x00\x80\x00\x00"),
+            None
+        );
+        assert_eq!(ImageFormat::sniff(b"hello, not an image"), None);
+        assert_eq!(ImageFormat::sniff(b""), None);
+    }
+
+    #[tokio::test]
+    async fn payloads_name_their_form() {
+        let policy = ImagePolicy::default();
+        let url = load_frame("https://x.test/a.png", &policy).await.unwrap();
+        assert_eq!(url.payload.kind(), "url");
+        let bytes = load_frame(&b64(&png_bytes(4, 4)), &policy).await.unwrap();
+        assert_eq!(bytes.payload.kind(), "base64");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.png");
+        std::fs::write(&path, png_bytes(4, 4)).unwrap();
+        let policy = ImagePolicy {
+            allowed_roots: vec![dir.path().to_path_buf()],
+        };
+        let file = load_frame(path.to_str().unwrap(), &policy).await.unwrap();
+        assert_eq!(file.payload.kind(), "file");
     }
 
     #[tokio::test]
