@@ -108,9 +108,7 @@ pub enum Error {
     },
 
     /// The platform does not know the task.
-    #[error(
-        "unknown task {task_id}: the platform has no such task (check the id; list_tasks shows recent ones)"
-    )]
+    #[error("unknown task {task_id}: the platform has no such task (check the id)")]
     NotFound {
         /// The task id that was asked for.
         task_id: String,
