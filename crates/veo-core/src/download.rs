@@ -5,6 +5,7 @@
 //! Result links are pre-signed: they carry their own authorization and may point at a storage
 //! host, so the API key is never sent with a download.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,8 +23,8 @@ impl Client {
     /// Downloads the video at `url` to `dest` and returns its size in bytes.
     ///
     /// The bytes go to a hidden temporary file in `dest`'s directory first; only a complete file
-    /// whose length matches `Content-Length` and which starts like an MP4 (`ftyp` box) is renamed
-    /// to `dest`. On any failure the temporary file is removed and `dest` is left untouched.
+    /// whose length matches `Content-Length` and whose boxes make a whole MP4 ([`check_mp4`]) is
+    /// renamed to `dest`. On any failure the temporary file is removed and `dest` is left untouched.
     /// An expired link is [`Error::LinkExpired`]; network failures and 5xx are transient
     /// ([`Error::is_transient`]) and worth retrying.
     pub async fn download(&self, url: &str, dest: &Path) -> Result<u64> {
@@ -101,7 +102,7 @@ impl Client {
         }
         file.sync_all().await.map_err(local)?;
         drop(file);
-        check_mp4_boxes(temp, written)
+        check_mp4_file(temp, written)
             .await
             .map_err(|detail| Error::BadResponse {
                 status: status.as_u16(),
@@ -117,14 +118,32 @@ impl Client {
     }
 }
 
-/// Walks the file's top-level MP4 boxes: they must start with `ftyp`, include `moov`, and end
-/// exactly at the end of the file. A file cut short (even one whose `Content-Length` matched the
-/// short body) fails, because its last box claims more bytes than remain.
-async fn check_mp4_boxes(path: &Path, len: u64) -> std::result::Result<(), String> {
-    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| e.to_string())?;
+/// Checks that `bytes` are a whole MP4 file by walking its top-level boxes: they must start with
+/// `ftyp`, include `moov`, and end exactly at the end of the data. A file cut short (even one
+/// whose `Content-Length` matched the short body) fails, because its last box claims more bytes
+/// than remain. Only the box headers are read; the media itself is not decoded.
+///
+/// The error says what is wrong, e.g. ``box `mdat` at byte 60 claims 508 bytes but only 250
+/// remain``.
+///
+/// ```
+/// let mut mp4 = Vec::new();
+/// for (kind, body) in [(b"ftyp", &b"isom"[..]), (b"moov", &[0; 8][..]), (b"mdat", &[1; 16][..])] {
+///     mp4.extend_from_slice(&(body.len() as u32 + 8).to_be_bytes());
+///     mp4.extend_from_slice(kind);
+///     mp4.extend_from_slice(body);
+/// }
+/// assert_eq!(veo_core::download::check_mp4(&mp4), Ok(()));
+/// assert!(veo_core::download::check_mp4(&mp4[..mp4.len() - 1]).is_err());
+/// assert!(veo_core::download::check_mp4(b"<html>not a video</html>").is_err());
+/// ```
+pub fn check_mp4(bytes: &[u8]) -> std::result::Result<(), String> {
+    check_mp4_reader(std::io::Cursor::new(bytes), bytes.len() as u64)
+}
+
+/// [`check_mp4`] for the first `len` bytes of a reader, such as an open file: only the box headers
+/// are read (seeking past the bodies), so a large video costs a few small reads.
+pub fn check_mp4_reader(mut reader: impl Read + Seek, len: u64) -> std::result::Result<(), String> {
     let mut offset = 0u64;
     let mut seen_moov = false;
     let mut first = true;
@@ -132,13 +151,13 @@ async fn check_mp4_boxes(path: &Path, len: u64) -> std::result::Result<(), Strin
         if len - offset < 8 {
             return Err(format!("{} stray bytes at the end", len - offset));
         }
-        file.seek(std::io::SeekFrom::Start(offset))
-            .await
+        reader
+            .seek(SeekFrom::Start(offset))
             .map_err(|e| e.to_string())?;
         let mut header = [0u8; 16];
         let want = if len - offset >= 16 { 16 } else { 8 };
-        file.read_exact(&mut header[..want])
-            .await
+        reader
+            .read_exact(&mut header[..want])
             .map_err(|e| e.to_string())?;
         let size32 = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
         let kind = [header[4], header[5], header[6], header[7]];
@@ -169,6 +188,17 @@ async fn check_mp4_boxes(path: &Path, len: u64) -> std::result::Result<(), Strin
         return Err("it has no moov box".to_string());
     }
     Ok(())
+}
+
+/// [`check_mp4_reader`] over the file at `path`, on tokio's blocking pool.
+async fn check_mp4_file(path: &Path, len: u64) -> std::result::Result<(), String> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+        check_mp4_reader(file, len)
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }
 
 /// Removes the temporary files that interrupted downloads to `dest` left beside it, when older
@@ -228,11 +258,41 @@ mod tests {
         b
     }
 
+    /// Checks `bytes` both in memory and as a file; the two must agree.
     async fn check(bytes: &[u8]) -> std::result::Result<(), String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.mp4");
         std::fs::write(&path, bytes).unwrap();
-        check_mp4_boxes(&path, bytes.len() as u64).await
+        let from_file = check_mp4_file(&path, bytes.len() as u64).await;
+        assert_eq!(check_mp4(bytes), from_file);
+        from_file
+    }
+
+    #[test]
+    fn large_boxes_and_odd_endings_are_walked() {
+        // A 64-bit size (size32 == 1) followed by the real size.
+        let mut large = mp4_box(b"ftyp", b"isom");
+        large.extend_from_slice(&mp4_box(b"moov", &[0; 8]));
+        large.extend_from_slice(&1u32.to_be_bytes());
+        large.extend_from_slice(b"mdat");
+        large.extend_from_slice(&(16u64 + 32).to_be_bytes());
+        large.extend_from_slice(&[3; 32]);
+        assert_eq!(check_mp4(&large), Ok(()));
+        assert!(check_mp4(&large[..large.len() - 1]).is_err());
+
+        let whole = [mp4_box(b"ftyp", b"isom"), mp4_box(b"moov", &[0; 8])].concat();
+        let stray = [whole.as_slice(), &[0; 5]].concat();
+        assert_eq!(
+            check_mp4(&stray),
+            Err("5 stray bytes at the end".to_string())
+        );
+        assert_eq!(
+            check_mp4(&mp4_box(b"moov", &[0; 8])),
+            Err("it does not start with an ftyp box".to_string())
+        );
+        let tiny = [whole.as_slice(), &[0, 0, 0, 4], b"free"].concat();
+        assert!(check_mp4(&tiny).unwrap_err().contains("claims 4 bytes"));
+        assert!(check_mp4(&[]).unwrap_err().contains("moov"));
     }
 
     #[tokio::test]
