@@ -143,7 +143,7 @@ async fn binary_serves_a_full_submit_poll_download_cycle() {
         assert_eq!(resp.status().as_u16(), 200);
         assert_eq!(resp.headers()["content-type"], "video/mp4");
         let bytes = resp.bytes().await.expect("body");
-        assert_eq!(&bytes[4..8], b"ftyp");
+        assert_eq!(veo_core::download::check_mp4(&bytes), Ok(()));
         assert_eq!(bytes.as_ref(), SAMPLE_MP4);
     }
 
