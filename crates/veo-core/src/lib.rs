@@ -12,7 +12,8 @@
 //! 6. [`download`]: a result video saved to disk, atomically and checked.
 //!
 //! [`error`] holds the one error type, [`config`] the client settings, [`schema`] the
-//! host-friendly JSON Schemas, and [`sample`] generated frames for demos and tests.
+//! host-friendly JSON Schemas. With the `sample` feature, `sample` makes frames for demos and
+//! tests.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), veo_core::Error> {
@@ -38,6 +39,7 @@ pub mod error;
 pub mod image;
 pub mod request;
 pub mod result;
+#[cfg(feature = "sample")]
 pub mod sample;
 pub mod schema;
 pub mod validate;
