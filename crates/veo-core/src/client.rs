@@ -1,15 +1,17 @@
 //! The HTTP client: the only code that talks to the platform.
 //!
-//! Retry policy lives here and only here. A submit costs money and is not idempotent, so it is
+//! What may be retried is decided here. A submit costs money and is not idempotent, so it is
 //! retried only when the request certainly did not reach the platform (connection refused, DNS)
-//! or was turned away with 429; any other failure after sending is reported as
-//! [`Error::SubmitOutcomeUnknown`]. Queries are safe to repeat and are retried on transient
-//! failures. [`Client::wait`] polls until a task ends or a deadline passes.
+//! or was turned away with 429 ([`Error::is_safe_to_resend`]); any other failure after sending is
+//! reported as [`Error::SubmitOutcomeUnknown`]. Queries are safe to repeat and are retried on
+//! transient failures ([`Error::is_transient`]). The retrying itself is `backon`'s, with the
+//! backoff of [`crate::RetryPolicy::backoff`]. [`Client::wait`] polls until a task ends or a
+//! deadline passes, through the one polling loop in [`crate::poll`].
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use rand::RngExt as _;
+use backon::Retryable as _;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -18,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::body::{RequestBody, encode};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result, shorten};
+use crate::poll::{Pacing, Polled, poll_until};
 use crate::request::Model;
 use crate::result::TaskResult;
 use crate::validate::PreparedRequest;
@@ -139,8 +142,9 @@ impl Client {
         let http = self.http()?;
         let policy = &self.inner.config.retry;
         let url = self.url(model.endpoint_path());
-        let mut attempt = 1;
-        loop {
+        // A frame that could not be read fails again the same way: not worth another attempt.
+        let frame_unreadable = std::cell::Cell::new(false);
+        let send = || async {
             let request = http
                 .post(&url)
                 .bearer_auth(key)
@@ -148,17 +152,14 @@ impl Client {
                 .header(reqwest::header::CONTENT_LENGTH, body.content_length())
                 .timeout(self.inner.config.submit_timeout)
                 .body(reqwest::Body::wrap_stream(body.stream_marked()));
-            let outcome = match request.send().await {
-                Err(e) if is_body_error(&e) => {
-                    return Err(Error::Network {
+            match request.send().await {
+                Err(e) if is_body_error(&e) || e.is_connect() => {
+                    frame_unreadable.set(is_body_error(&e));
+                    Err(Error::Network {
                         may_have_reached_server: false,
                         message: describe(&e),
-                    });
+                    })
                 }
-                Err(e) if e.is_connect() => Err(Error::Network {
-                    may_have_reached_server: false,
-                    message: describe(&e),
-                }),
                 Err(e) => {
                     let what = if e.is_timeout() {
                         format!(
@@ -168,46 +169,27 @@ impl Client {
                     } else {
                         format!("the connection failed after sending ({})", describe(&e))
                     };
-                    return Err(Error::SubmitOutcomeUnknown { detail: what });
+                    Err(Error::SubmitOutcomeUnknown { detail: what })
                 }
                 Ok(response) => submit_response(response).await,
-            };
-            match outcome {
-                Err(
-                    e @ (Error::Network {
-                        may_have_reached_server: false,
-                        ..
-                    }
-                    | Error::RateLimited { .. }),
-                ) if attempt < policy.submit_attempts => {
-                    let delay = retry_delay(policy, attempt, e.retry_after());
-                    let Some(delay) = delay else { return Err(e) };
-                    tracing::warn!(attempt, ?delay, error = %e, "submit did not reach the platform; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                other => return other,
             }
-        }
+        };
+        send.retry(policy.backoff(policy.submit_attempts))
+            .when(|e| e.is_safe_to_resend() && !frame_unreadable.get())
+            .adjust(|e, delay| policy.honour_retry_after(e, delay))
+            .notify(|e, delay| tracing::warn!(?delay, error = %e, "submit did not reach the platform; retrying"))
+            .await
     }
 
-    /// Fetches a task's current state, retrying transient failures.
+    /// Fetches a task's current state, retrying transient failures (see [`crate::RetryPolicy`]).
     pub async fn task_result(&self, task_id: &str) -> Result<TaskResult> {
         let policy = &self.inner.config.retry;
-        let mut attempt = 1;
-        loop {
-            match self.task_result_once(task_id).await {
-                Err(e) if e.is_transient() && attempt < policy.query_attempts => {
-                    let Some(delay) = retry_delay(policy, attempt, e.retry_after()) else {
-                        return Err(e);
-                    };
-                    tracing::debug!(attempt, ?delay, error = %e, "task-result query failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        (|| self.task_result_once(task_id))
+            .retry(policy.backoff(policy.query_attempts))
+            .when(Error::is_transient)
+            .adjust(|e, delay| policy.honour_retry_after(e, delay))
+            .notify(|e, delay| tracing::debug!(?delay, error = %e, "task-result query failed; retrying"))
+            .await
     }
 
     /// Fetches a task's current state once, without retrying.
@@ -254,80 +236,34 @@ impl Client {
     /// Polls a task until it ends, the timeout passes, or the wait is cancelled.
     ///
     /// Returns the latest state seen, terminal or not: a wait that times out is not an error.
-    /// The first poll happens at once; later ones follow the task's `eta` when it has one,
-    /// otherwise a growing, jittered interval, and always honour `Retry-After`. Transient query
-    /// failures are retried until the deadline; lasting ones (auth, unknown task) end the wait.
+    /// The pacing is [`crate::poll::poll_until`]'s: the first poll at once, later ones following
+    /// the task's `eta`, always honouring `Retry-After`. Transient query failures are polled
+    /// through until the deadline; lasting ones (auth, unknown task) end the wait.
     /// `on_update` sees every state received.
     pub async fn wait(
         &self,
         task_id: &str,
         options: &WaitOptions,
-        mut on_update: impl FnMut(&TaskResult),
+        on_update: impl FnMut(&TaskResult),
     ) -> Result<TaskResult> {
-        let deadline = Instant::now() + options.timeout;
-        let mut latest: Option<TaskResult> = None;
-        let mut last_error: Option<Error>;
-        let mut interval = options.first_interval;
-        loop {
-            // Bound each poll by the deadline (plus a moment), so a hung query cannot hold the caller.
-            let poll = tokio::time::timeout_at(
-                deadline + Duration::from_secs(1),
-                self.task_result_once(task_id),
-            );
-            let polled = tokio::select! {
-                biased;
-                () = options.cancel.cancelled() => return Err(Error::Cancelled),
-                polled = poll => polled,
-            };
-            let mut retry_after = None;
-            match polled {
-                Ok(Ok(result)) => {
-                    on_update(&result);
-                    if result.status.is_terminal() {
-                        return Ok(result);
-                    }
-                    latest = Some(result);
-                    last_error = None;
-                }
-                Ok(Err(e)) if e.is_transient() => {
-                    tracing::debug!(error = %e, "poll failed; will try again");
-                    retry_after = e.retry_after();
-                    last_error = Some(e);
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_elapsed) => last_error = Some(Error::Timeout(options.timeout)),
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return match (latest, last_error) {
-                    (Some(result), _) => Ok(result),
-                    (None, Some(e)) => Err(e),
-                    (None, None) => Err(Error::Timeout(options.timeout)),
-                };
-            }
-            let eta = latest
-                .as_ref()
-                .and_then(|r| r.eta_seconds)
-                .filter(|s| *s > 0)
-                .map(Duration::from_secs);
-            let delay = match (retry_after, eta) {
-                (Some(ra), _) => ra.max(options.min_interval),
-                (None, Some(eta)) => eta,
-                (None, None) => {
-                    let d = jitter(interval);
-                    interval = interval.mul_f32(1.5);
-                    d
-                }
-            };
-            let delay = delay
-                .clamp(options.min_interval, options.max_interval)
-                .min(deadline - now);
-            tokio::select! {
-                biased;
-                () = options.cancel.cancelled() => return Err(Error::Cancelled),
-                () = tokio::time::sleep(delay) => {}
-            }
-        }
+        let pacing = Pacing {
+            first_delay: Duration::ZERO,
+            first_interval: options.first_interval,
+            min_interval: options.min_interval,
+            max_interval: options.max_interval,
+        };
+        // A wait too long to represent is as good as a year.
+        let deadline = Instant::now()
+            .checked_add(options.timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
+        poll_until(
+            &pacing,
+            Some(deadline),
+            &options.cancel,
+            || async { Polled::Answer(self.task_result_once(task_id).await) },
+            on_update,
+        )
+        .await
     }
 }
 
@@ -444,26 +380,6 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(when.duration_since(SystemTime::now()).unwrap_or_default())
-}
-
-/// The delay before retry number `attempt + 1`, or `None` if the platform asked for more patience
-/// than the policy allows.
-fn retry_delay(
-    policy: &crate::config::RetryPolicy,
-    attempt: u32,
-    retry_after: Option<Duration>,
-) -> Option<Duration> {
-    if let Some(ra) = retry_after {
-        return (ra <= policy.max_retry_after).then_some(ra);
-    }
-    let exp = policy.base_delay.saturating_mul(1 << (attempt - 1).min(16));
-    Some(jitter(exp.min(policy.max_delay)))
-}
-
-/// `d` spread by ±20 %, so that many clients do not poll in step.
-fn jitter(d: Duration) -> Duration {
-    let factor = rand::rng().random_range(0.8..1.2);
-    d.mul_f64(factor)
 }
 
 fn is_body_error(e: &reqwest::Error) -> bool {

@@ -58,6 +58,32 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
 }
 
+impl RetryPolicy {
+    /// The backoff for an operation allowed `attempts` tries in all (the first included):
+    /// exponential from `base_delay` up to `max_delay`, with jitter. Every retry in veo goes
+    /// through a backoff built here; *what* may be retried is the caller's rule
+    /// ([`Error::is_transient`] for queries and downloads, [`Error::is_safe_to_resend`] for
+    /// submits).
+    pub fn backoff(&self, attempts: u32) -> backon::ExponentialBuilder {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.base_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(attempts.saturating_sub(1) as usize)
+            .with_jitter()
+    }
+
+    /// The delay before the next attempt after `error`: the platform's `Retry-After` when it
+    /// gave one (no retry when it asks for more than `max_retry_after`), else the backoff's
+    /// `delay`. `None` ends the retrying.
+    pub fn honour_retry_after(&self, error: &Error, delay: Option<Duration>) -> Option<Duration> {
+        let delay = delay?;
+        match error.retry_after() {
+            Some(asked) => (asked <= self.max_retry_after).then_some(asked),
+            None => Some(delay),
+        }
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {

@@ -192,9 +192,36 @@ impl Error {
         match self {
             Error::RateLimited { .. } | Error::Network { .. } | Error::Timeout(_) => true,
             Error::Upstream { status, .. } => *status >= 500,
-            Error::BadResponse { status, .. } => *status >= 500,
+            // A reply cut off or garbled on the way (even under a 200) may come whole next time.
+            Error::BadResponse { .. } => true,
             _ => false,
         }
+    }
+
+    /// Whether a *submit* failing this way certainly did not create a task, so sending it again
+    /// cannot pay twice: the connection failed before anything was sent, or the platform
+    /// turned it away with 429.
+    pub fn is_safe_to_resend(&self) -> bool {
+        matches!(
+            self,
+            Error::Network {
+                may_have_reached_server: false,
+                ..
+            } | Error::RateLimited { .. }
+        )
+    }
+
+    /// Whether a *submit* failing this way may still have created (and charged for) a task.
+    pub fn may_have_created_task(&self) -> bool {
+        matches!(
+            self,
+            Error::SubmitOutcomeUnknown { .. }
+                | Error::Timeout(_)
+                | Error::Network {
+                    may_have_reached_server: true,
+                    ..
+                }
+        )
     }
 
     /// How long the platform asked to wait before the next request, if it said.

@@ -7,7 +7,8 @@
 //! 2. [`validate`]: every rule checked, all problems reported at once; [`validate::prepare`] also
 //!    loads the frames through [`image`] and yields a [`PreparedRequest`].
 //! 3. [`body`]: the exact JSON body of the model's endpoint, streamed.
-//! 4. [`client`]: submit, query, wait; the only code that talks to the platform.
+//! 4. [`client`]: submit, query, wait; the only code that talks to the platform. [`poll`] is
+//!    the one polling loop (its `wait` and background followers use it).
 //! 5. [`result`]: the platform's answer, read tolerantly into a [`TaskResult`].
 //! 6. [`download`]: a result video saved to disk, atomically and checked.
 //!
@@ -37,6 +38,7 @@ pub mod config;
 pub mod download;
 pub mod error;
 pub mod image;
+pub mod poll;
 pub mod request;
 pub mod result;
 #[cfg(feature = "sample")]

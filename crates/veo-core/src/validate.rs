@@ -27,6 +27,17 @@ pub struct PreparedRequest {
     pub warnings: Vec<String>,
 }
 
+impl PreparedRequest {
+    /// The request's fingerprint: a SHA-256 (hex) of the model's endpoint and the exact body,
+    /// frames' bytes included. Two requests with the same fingerprint ask for the same video.
+    /// Reads file frames; fails if one can no longer be read as it was checked.
+    pub async fn fingerprint(&self) -> std::io::Result<String> {
+        crate::body::encode(self)
+            .fingerprint(self.request.model.endpoint_path())
+            .await
+    }
+}
+
 /// Parses tool arguments into a request, reporting every problem at once.
 pub fn parse_request(args: &Value) -> Result<TransitionRequest, InvalidInput> {
     let Some(obj) = args.as_object() else {
