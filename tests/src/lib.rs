@@ -46,21 +46,23 @@ pub async fn connect_in_process(server: VeoServer) -> (McpClient, Recorder) {
     (client, recorder)
 }
 
-/// A server configuration pointing at `base_url` with `api_key` (if any) and test-friendly limits.
+/// A server configuration pointing at `base_url` with `api_key` (if any) and test-friendly limits:
+/// a journal in memory, no saving, a quick background watcher.
 pub fn config(base_url: &str, api_key: Option<&str>) -> Config {
-    let cli =
-        <veo_mcp::config::Cli as clap::Parser>::parse_from(["veo-mcp", "--base-url", base_url]);
-    let mut config = Config::from_args(&cli.common).expect("config");
-    config.client.api_key = api_key.and_then(veo_core::ApiKey::new);
-    config.max_wait = std::time::Duration::from_secs(20);
-    config.journal = None;
-    config.output_dir = None;
-    config.watch = veo_mcp::watcher::PollTiming {
-        first: std::time::Duration::from_millis(300),
-        min: std::time::Duration::from_millis(200),
-        max: std::time::Duration::from_secs(1),
-    };
-    config
+    let mut client = veo_core::ClientConfig::default()
+        .with_base_url(base_url)
+        .expect("base URL");
+    client.api_key = api_key.and_then(veo_core::ApiKey::new);
+    Config::default()
+        .with_client(client)
+        .with_max_wait(std::time::Duration::from_secs(20))
+        .with_journal(veo_mcp::journal::JournalLocation::Memory)
+        .with_output_dir(None)
+        .with_poll_timing(veo_mcp::config::PollTiming {
+            first: std::time::Duration::from_millis(300),
+            min: std::time::Duration::from_millis(200),
+            max: std::time::Duration::from_secs(1),
+        })
 }
 
 /// Starts a server for `config` (journal and watcher included) on the current runtime.
@@ -81,7 +83,14 @@ pub async fn call(client: &McpClient, tool: &'static str, args: Value) -> CallTo
 }
 
 /// The text of a tool result's first content block.
-pub use veo_mcp::cli::result_text as text;
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
+}
 
 /// A tool result's structured content (panics if it has none).
 pub fn structured(result: &CallToolResult) -> &Value {

@@ -8,6 +8,7 @@
 //! backoff of [`crate::RetryPolicy::backoff`]. [`Client::wait`] polls until a task ends or a
 //! deadline passes, through the one polling loop in [`crate::poll`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -143,7 +144,7 @@ impl Client {
         let policy = &self.inner.config.retry;
         let url = self.url(model.endpoint_path());
         // A frame that could not be read fails again the same way: not worth another attempt.
-        let frame_unreadable = std::cell::Cell::new(false);
+        let frame_unreadable = AtomicBool::new(false);
         let send = || async {
             let request = http
                 .post(&url)
@@ -154,7 +155,7 @@ impl Client {
                 .body(reqwest::Body::wrap_stream(body.stream_marked()));
             match request.send().await {
                 Err(e) if is_body_error(&e) || e.is_connect() => {
-                    frame_unreadable.set(is_body_error(&e));
+                    frame_unreadable.store(is_body_error(&e), Ordering::Relaxed);
                     Err(Error::Network {
                         may_have_reached_server: false,
                         message: describe(&e),
@@ -175,7 +176,7 @@ impl Client {
             }
         };
         send.retry(policy.backoff(policy.submit_attempts))
-            .when(|e| e.is_safe_to_resend() && !frame_unreadable.get())
+            .when(|e| e.is_safe_to_resend() && !frame_unreadable.load(Ordering::Relaxed))
             .adjust(|e, delay| policy.honour_retry_after(e, delay))
             .notify(|e, delay| tracing::warn!(?delay, error = %e, "submit did not reach the platform; retrying"))
             .await

@@ -139,7 +139,10 @@ where
                 d
             }
         };
-        delay = next.clamp(pacing.min_interval, pacing.max_interval.max(pacing.min_interval));
+        delay = next.clamp(
+            pacing.min_interval,
+            pacing.max_interval.max(pacing.min_interval),
+        );
         if let Some(deadline) = deadline {
             delay = delay.min(deadline - now);
         }
@@ -193,7 +196,11 @@ mod tests {
         .unwrap();
         assert_eq!(result.status, crate::TaskStatus::Succeeded);
         assert_eq!(rounds.load(Ordering::SeqCst), 4);
-        assert_eq!(seen.load(Ordering::SeqCst), 2, "only answers reach on_update");
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            2,
+            "only answers reach on_update"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,16 +10,17 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rmcp::model::CallToolResult;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressNotificationParam};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
 use serde_json::{Value, json};
 use veo_mock::{MockConfig, MockServer};
 
-use crate::cli::{
-    Exit, Failure, ProgressDisplay, Session, note, out, print_json, structured_or_failure,
-};
-use crate::config::CommonArgs;
-use crate::server::{GENERATE_TOOL, RESULT_TOOL};
-use crate::{Config, VeoServer};
+use crate::VeoServer;
+use crate::app::report::{GENERATE_TOOL, RESULT_TOOL};
+use crate::cli::args::CommonArgs;
+use crate::cli::{Exit, Failure, ProgressDisplay, note, out, print_json};
+use crate::journal::JournalLocation;
 
 /// How long the demo's tasks stay queued, then processing, on the mock.
 const QUEUED: Duration = Duration::from_millis(300);
@@ -42,26 +43,28 @@ pub async fn run(common: &CommonArgs) -> Result<(), Failure> {
     let dir = demo_dir().map_err(other("cannot create the demo directory"))?;
     let (first, last) = write_frames(&dir).map_err(other("cannot write the demo frames"))?;
 
-    let mut config = Config::from_args(common)
+    let settings = common
+        .config()
         .map_err(|e| Failure::new(Exit::InvalidInput, format!("invalid settings: {e}")))?;
-    config.client = config
+    let client = settings
         .client
+        .clone()
         .with_api_key(mock.api_key())
         .with_base_url(mock.base_url())
         .map_err(|e| Failure::new(Exit::Other, e.to_string()))?;
-    config.image_policy.allowed_roots = vec![dir.clone()];
-    config.journal = None;
-    config.resume = false;
-    config.max_wait = Duration::from_secs(crate::config::DEFAULT_MAX_WAIT_SECONDS);
-    if !common.no_save {
-        config.output_dir = Some(
-            common
-                .output_dir
-                .clone()
-                .unwrap_or_else(|| dir.join("videos")),
-        );
-    }
-    let output_dir = config.output_dir.clone();
+    let output_dir = (!common.no_save).then(|| {
+        common
+            .output_dir
+            .clone()
+            .unwrap_or_else(|| dir.join("videos"))
+    });
+    let config = settings
+        .with_client(client)
+        .with_allowed_roots(vec![dir.clone()])
+        .with_journal(JournalLocation::Memory)
+        .with_background(false)
+        .with_max_wait(Duration::from_secs(crate::config::DEFAULT_MAX_WAIT_SECONDS))
+        .with_output_dir(output_dir.clone());
 
     note!(
         "veo demo: no API key, no network. A local veo-mock at {} plays the JieKou API ({} ms queued, {} ms processing); the veo MCP server and an MCP client run in this process.",
@@ -74,11 +77,15 @@ pub async fn run(common: &CommonArgs) -> Result<(), Failure> {
         first.display(),
         last.display()
     );
-    let server = VeoServer::start(config)
-        .await
-        .map_err(|e| Failure::new(Exit::Other, format!("cannot start the server: {e}")))?;
+    let server = VeoServer::start(config).await.map_err(|e| {
+        let failure = Failure::from(e);
+        Failure::new(
+            failure.exit,
+            format!("cannot start the server: {}", failure.message),
+        )
+    })?;
     let display = ProgressDisplay::stderr();
-    let session = Session::connect(server, Some(display.clone())).await?;
+    let session = Session::connect(server, display.clone()).await?;
     let outcome = conversation(&session, &first, &last, &display).await;
     session.close().await;
     let stats = mock.stats();
@@ -127,7 +134,11 @@ async fn conversation(
     });
     let reply = call_and_show(session, GENERATE_TOOL, arguments, display).await?;
     let submitted = structured_or_failure(&reply)?;
-    let task_id = crate::cli::task_id_of(&submitted);
+    let task_id = submitted
+        .get("task_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
 
     note!("\nWaiting for task {task_id}; progress notifications as they arrive:");
     let arguments = json!({ "task_id": task_id, "wait_seconds": 30 });
@@ -136,10 +147,7 @@ async fn conversation(
     if report.get("status").and_then(Value::as_str) != Some("succeeded") {
         return Err(Failure::new(
             Exit::Failed,
-            format!(
-                "the demo task did not succeed: {}",
-                crate::cli::result_text(&reply)
-            ),
+            format!("the demo task did not succeed: {}", text_of(&reply)),
         ));
     }
     let saved = report
@@ -247,13 +255,103 @@ fn write_frames(dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
     Ok((first, last))
 }
 
-/// Checks that `path` looks like an MP4 (an `ftyp` box first) and returns its size.
+/// Checks that `path` is a complete MP4 (veo-core's box walk) and returns its size.
 fn check_mp4(path: &Path) -> std::io::Result<u64> {
     let bytes = std::fs::read(path)?;
-    if bytes.get(4..8) != Some(b"ftyp") {
-        return Err(std::io::Error::other(
-            "it does not start with an MP4 ftyp box",
-        ));
-    }
+    veo_core::download::check_mp4(&bytes).map_err(std::io::Error::other)?;
     Ok(bytes.len() as u64)
+}
+
+/// The MCP client side of the demo: shows progress notifications as they arrive.
+#[derive(Clone)]
+struct DemoClient {
+    display: ProgressDisplay,
+}
+
+impl ClientHandler for DemoClient {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        let total = params.total.filter(|t| *t > 0.0).unwrap_or(100.0);
+        self.display.show(
+            params.progress / total * 100.0,
+            params.message.as_deref().unwrap_or(""),
+        );
+    }
+}
+
+/// An MCP client connected to a [`VeoServer`] in this process, over an in-memory pipe.
+struct Session {
+    client: RunningService<RoleClient, DemoClient>,
+}
+
+impl Session {
+    /// Serves `server` on one end of a pipe and connects a client to the other (`initialize`
+    /// included).
+    async fn connect(server: VeoServer, display: ProgressDisplay) -> Result<Session, Failure> {
+        let (server_end, client_end) = tokio::io::duplex(1 << 20);
+        tokio::spawn(async move {
+            match server.serve(server_end).await {
+                Ok(running) => {
+                    let _ = running.waiting().await;
+                }
+                Err(e) => tracing::error!("the in-process MCP server did not start: {e}"),
+            }
+        });
+        let client = DemoClient { display }
+            .serve(client_end)
+            .await
+            .map_err(|e| {
+                Failure::new(
+                    Exit::Other,
+                    format!("cannot connect to the MCP server: {e}"),
+                )
+            })?;
+        Ok(Session { client })
+    }
+
+    /// Calls `tool` with `args` (a JSON object) and returns its result as is.
+    async fn call(&self, tool: &str, args: Value) -> Result<CallToolResult, Failure> {
+        let Value::Object(args) = args else {
+            return Err(Failure::new(
+                Exit::Other,
+                "tool arguments must be an object",
+            ));
+        };
+        self.client
+            .peer()
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
+            .await
+            .map_err(|e| Failure::new(Exit::Other, format!("the {tool} call failed: {e}")))
+    }
+
+    /// Closes the connection.
+    async fn close(self) {
+        let _ = self.client.cancel().await;
+    }
+}
+
+/// A tool result's structured content; a tool error becomes a [`Failure`] with its text.
+fn structured_or_failure(result: &CallToolResult) -> Result<Value, Failure> {
+    if result.is_error == Some(true) {
+        return Err(Failure::new(Exit::Other, text_of(result)));
+    }
+    result.structured_content.clone().ok_or_else(|| {
+        Failure::new(
+            Exit::Other,
+            format!("no structured result: {}", text_of(result)),
+        )
+    })
+}
+
+/// The text of a tool result's first content block.
+fn text_of(result: &CallToolResult) -> String {
+    result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
 }

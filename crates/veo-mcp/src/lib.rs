@@ -1,22 +1,27 @@
-//! MCP server for Veo 3.1 transition videos: tools, transports and configuration.
+//! veo-mcp: makes Veo 3.1 transition videos for MCP hosts and for people at a terminal.
 //!
-//! - [`config`]: flags and environment → [`config::Config`].
-//! - [`server`]: [`server::VeoServer`], the `generate_transition_video` and `get_task_result` tools.
-//! - [`journal`]: the SQLite task journal (every submit, status, link and saved file).
-//! - [`watcher`]: background polling of submitted tasks and saving of their videos.
-//! - [`transport`]: stdio and streamable HTTP.
-//! - [`logging`]: stderr-only logs.
-//! - [`cli`]: the `generate`, `status` and `tasks` commands, over an in-process MCP connection.
-//! - [`demo`]: `veo-mcp demo`, the whole flow against an in-process mock.
+//! Modules follow one request's flow:
+//! - [`config`]: the settings ([`Config`], built with `Default` and `with_*`).
+//! - [`mcp`]: the MCP server ([`VeoServer`]), three tools that adapt JSON arguments to the app;
+//!   [`cli`]: the `generate`, `status` and `tasks` commands, adapting clap arguments to it.
+//! - [`app`]: what veo does, whoever asks ([`App`]): submit once, wait and save, list.
+//! - [`journal`]: every submit and what became of it (SQLite).
+//! - [`watcher`]: following submitted tasks in the background; [`saver`]: saving their videos.
+//! - [`transport`]: stdio and streamable HTTP; [`logging`]: stderr-only logs.
+//! - `demo` (feature `demo`): `veo-mcp demo`, the whole MCP exchange against an in-process mock.
 
+pub mod app;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod journal;
 pub mod logging;
-pub mod server;
+pub mod mcp;
+pub mod saver;
 pub mod transport;
 pub mod watcher;
 
+pub use app::{App, AppError};
 pub use config::Config;
-pub use server::VeoServer;
+pub use mcp::VeoServer;

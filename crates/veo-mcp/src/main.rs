@@ -1,21 +1,23 @@
-//! The `veo-mcp` binary: serves MCP over stdio by default, or streamable HTTP; `demo`,
-//! `generate`, `status` and `tasks` are the command line for people and scripts.
+//! The `veo-mcp` binary: serves MCP over stdio by default, or streamable HTTP; `generate`,
+//! `status` and `tasks` (and, with the `demo` feature, `demo`) are the command line for people
+//! and scripts.
 
 use std::future::Future;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
+use veo_mcp::cli::args::{Cli, Command, CommonArgs, ServeArgs};
 use veo_mcp::cli::{self, Exit, Failure};
-use veo_mcp::config::{Cli, Command, CommonArgs, ServeArgs};
 use veo_mcp::transport::{self, HttpOptions};
-use veo_mcp::{Config, VeoServer, logging};
+use veo_mcp::{VeoServer, logging};
 
 fn main() -> ExitCode {
     let Cli { command, common } = Cli::parse();
     match command {
         None => serve(common, ServeArgs::default()),
         Some(Command::Serve(args)) => serve(common, args),
+        #[cfg(feature = "demo")]
         Some(Command::Demo) => {
             one_shot(async move { veo_mcp::demo::run(&common).await.map(|()| Exit::Ok) })
         }
@@ -42,14 +44,11 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 /// Runs a command-line command: warnings-only logs, its exit code, its failure on stderr.
 fn one_shot(work: impl Future<Output = Result<Exit, Failure>>) -> ExitCode {
-    cli::init_logging();
+    logging::init(logging::COMMAND_FILTER);
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
-    let outcome = runtime.block_on(work);
-    // Background work (a watcher's timer, a download cut short) must not keep us alive.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
-    match outcome {
+    match runtime.block_on(work) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(failure) => {
             use std::io::Write as _;
@@ -61,7 +60,7 @@ fn one_shot(work: impl Future<Output = Result<Exit, Failure>>) -> ExitCode {
 
 /// Serves MCP until the client goes away (stdio) or a signal arrives (HTTP).
 fn serve(common: CommonArgs, args: ServeArgs) -> ExitCode {
-    logging::init();
+    logging::init(logging::SERVE_FILTER);
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
@@ -76,13 +75,13 @@ fn serve(common: CommonArgs, args: ServeArgs) -> ExitCode {
 }
 
 async fn run_server(common: CommonArgs, serve: ServeArgs) -> Result<(), String> {
-    let config = Config::from_args(&common).map_err(|e| e.to_string())?;
+    let config = common.config().map_err(|e| e.to_string())?;
     if config.client.api_key.is_none() {
         tracing::warn!(
             "JIEKOU_API_KEY is not set: tools are listed, but generating will ask for a key"
         );
     }
-    let server = VeoServer::start(config).await?;
+    let server = VeoServer::start(config).await.map_err(|e| e.to_string())?;
     match serve.http {
         None => transport::serve_stdio(server)
             .await

@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use rmcp::ServiceExt as _;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use subtle::ConstantTimeEq as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::server::VeoServer;
+use crate::mcp::VeoServer;
 
 /// Largest HTTP request body accepted: two 20 MB frames as Base64 (~54 MB) plus the rest.
 pub const MAX_HTTP_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -104,7 +105,9 @@ async fn require_bearer(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
+        let matches =
+            presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(expected.as_bytes())));
+        if !matches {
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -114,10 +117,6 @@ async fn require_bearer(
         }
     }
     next.run(request).await
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Serves MCP over HTTP on a bound listener until `shutdown` fires.
@@ -182,12 +181,5 @@ mod tests {
             ..HttpOptions::default()
         };
         assert!(check_http_options(public, &with_token).is_ok());
-    }
-
-    #[test]
-    fn token_comparison() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

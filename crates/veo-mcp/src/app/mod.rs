@@ -1,0 +1,346 @@
+//! The application: what veo does, whoever asks. [`App`] submits a prepared request (journal
+//! first, duplicates folded), reports a task's result (waiting within a budget, with progress,
+//! saving the videos, falling back to the journal) and lists the journal. The MCP tools
+//! (`mcp`) and the command line (`cli`) are thin adapters over it; nothing here knows either.
+
+pub mod error;
+pub mod report;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::Retryable as _;
+use tokio_util::sync::CancellationToken;
+use veo_core::{Client, PreparedRequest, TaskResult, TaskStatus, WaitOptions};
+
+pub use error::{AppError, ErrorClass};
+pub use report::{SavedFile, Submitted, TaskList, TaskReport, TaskSummary, VideoReport};
+
+use crate::config::Config;
+use crate::journal::{self, Begin, Journal, NewSubmit, SubmitFailure, SubmitState, TaskFilter};
+use crate::saver::Saver;
+use crate::watcher::Watcher;
+
+/// Longest a submit waits for an identical request that is being sent right now.
+const RACING_SUBMIT_WAIT: Duration = Duration::from_secs(30);
+/// The least time a result call gives a save, even when its wait is used up.
+const MIN_SAVE_BUDGET: Duration = Duration::from_secs(3);
+/// A result call waiting on a task polls at least this often (7.5 polls a minute); near the
+/// end the task's eta sets the pace.
+const WAIT_MAX_INTERVAL: Duration = Duration::from_secs(8);
+
+/// The application. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    client: Client,
+    journal: Journal,
+    saver: Saver,
+    /// Present when `config.background` is set.
+    watcher: Option<Watcher>,
+}
+
+/// How a result call waits and saves.
+#[derive(Clone, Debug, Default)]
+pub struct ResultOptions {
+    /// How long to wait for the task to end, in seconds (`None`: the default, 30); capped at
+    /// the configured `max_wait`. Zero looks once.
+    pub wait_seconds: Option<u64>,
+    /// How long a succeeded task's saving may take; `None`: what is left of the wait, at
+    /// least 3 s (after that, saving goes on in the background when there is one).
+    pub save_budget: Option<Duration>,
+    /// Ends the wait early with [`veo_core::Error::Cancelled`].
+    pub cancel: CancellationToken,
+}
+
+impl App {
+    /// Opens the journal (marking submits a stopped process left half-sent as outcome
+    /// unknown) and, with `config.background`, starts the watcher and resumes the journal's
+    /// unfinished tasks on the current runtime. The platform is not contacted until needed.
+    pub async fn start(config: Config) -> Result<App, AppError> {
+        let journal = journal::open(&config.journal).map_err(AppError::JournalRead)?;
+        let interrupted = journal
+            .recover_interrupted(config.client.submit_timeout + Duration::from_secs(60))
+            .await
+            .map_err(AppError::JournalRead)?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "submits interrupted by a stop are marked outcome_unknown"
+            );
+        }
+        let client = Client::new(config.client.clone());
+        let saver = Saver::new(client.clone(), journal.clone(), config.output_dir.clone());
+        let watcher = config.background.then(|| {
+            Watcher::new(
+                client.clone(),
+                journal.clone(),
+                saver.clone(),
+                config.watch.clone(),
+            )
+        });
+        if let Some(watcher) = &watcher {
+            let watcher = watcher.clone();
+            tokio::spawn(async move { watcher.resume().await });
+        }
+        Ok(App {
+            inner: Arc::new(Inner {
+                config,
+                client,
+                journal,
+                saver,
+                watcher,
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The task journal.
+    pub fn journal(&self) -> &Journal {
+        &self.inner.journal
+    }
+
+    /// Stops the background watcher (tasks are resumed from the journal at the next start).
+    pub fn stop_background(&self) {
+        if let Some(watcher) = &self.inner.watcher {
+            watcher.stop();
+        }
+    }
+
+    /// The longest wait one result call may use, in seconds.
+    pub fn max_wait_seconds(&self) -> u64 {
+        self.inner.config.max_wait.as_secs()
+    }
+
+    /// Submits `prepared` once: written down in the journal first; an identical request within
+    /// the dedup window is answered with the earlier task (unless `allow_duplicate`), one being
+    /// sent right now is waited for briefly, and one in doubt is never resent.
+    pub async fn submit(
+        &self,
+        prepared: &PreparedRequest,
+        allow_duplicate: bool,
+    ) -> Result<Submitted, AppError> {
+        let config = &self.inner.config;
+        let cap = self.max_wait_seconds();
+        let new = NewSubmit {
+            fingerprint: prepared
+                .fingerprint()
+                .await
+                .map_err(AppError::FrameUnreadable)?,
+            prompt: prepared.request.prompt.clone(),
+            parameters: (&prepared.request).into(),
+        };
+        let allow_duplicate = allow_duplicate || config.dedup_window.is_zero();
+        // Wait for an identical request that is being sent right now (a retry racing the
+        // original), but never past what a host allows a tool call.
+        let give_up = Instant::now() + config.max_wait.min(RACING_SUBMIT_WAIT);
+        let stale_after = config.client.submit_timeout + Duration::from_secs(30);
+        let id = loop {
+            let begun = self
+                .inner
+                .journal
+                .begin_submit(new.clone(), config.dedup_window, allow_duplicate)
+                .await
+                .map_err(AppError::JournalWrite)?;
+            let entry = match begun {
+                Begin::Proceed(id) => break id,
+                Begin::Duplicate(entry) => entry,
+            };
+            match (entry.submit_state, entry.task_id) {
+                (SubmitState::Submitted, Some(task_id)) => {
+                    tracing::info!(%task_id, "identical request within the window: not resubmitted");
+                    return Ok(Submitted::new(prepared, task_id, true, cap));
+                }
+                (SubmitState::Sending, _)
+                    if entry.created_at.elapsed().unwrap_or_default() < stale_after =>
+                {
+                    if Instant::now() >= give_up {
+                        return Err(AppError::SubmitInProgress {
+                            since: entry.created_at,
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => {
+                    return Err(AppError::OutcomeInDoubt {
+                        since: entry.created_at,
+                        detail: entry.submit_error,
+                    });
+                }
+            }
+        };
+        let journal = &self.inner.journal;
+        let task_id = match self.inner.client.submit(prepared).await {
+            Ok(task_id) => task_id,
+            Err(e) => {
+                let failure = if e.may_have_created_task() {
+                    SubmitFailure::OutcomeUnknown
+                } else {
+                    SubmitFailure::Rejected
+                };
+                if let Err(je) = journal
+                    .record_submit_failed(id, failure, &e.to_string())
+                    .await
+                {
+                    tracing::error!("cannot record the failed submit: {je}");
+                }
+                return Err(e.into());
+            }
+        };
+        tracing::info!(%task_id, model = %prepared.request.model, "task submitted");
+        // The platform created (and charged for) the task: its id must reach the journal.
+        let recorded = (|| journal.record_submitted(id, &task_id))
+            .retry(config.client.retry.backoff(5))
+            .notify(|e, _| tracing::warn!(%task_id, "cannot record the task id yet: {e}"))
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(%task_id, "cannot record the task id: {e}");
+        }
+        if let Some(watcher) = &self.inner.watcher {
+            watcher.watch(task_id.clone());
+        }
+        Ok(Submitted::new(prepared, task_id, false, cap))
+    }
+
+    /// Reports where `task_id` stands, waiting up to the requested time for it to end;
+    /// `on_update` sees every state polled. A succeeded task's videos are saved within the save
+    /// budget. When the platform cannot be asked, a finished task is reported from the journal.
+    pub async fn result(
+        &self,
+        task_id: &str,
+        options: ResultOptions,
+        on_update: impl FnMut(&TaskResult) + Send,
+    ) -> Result<TaskReport, AppError> {
+        let cap = self.max_wait_seconds();
+        let wait_seconds = options
+            .wait_seconds
+            .unwrap_or(report::DEFAULT_WAIT_SECONDS)
+            .min(cap);
+        let capped = options.wait_seconds.is_some_and(|w| w > cap);
+        let started = Instant::now();
+        let polled = if wait_seconds == 0 {
+            // "Just look": one query, bounded by the client's query timeout.
+            self.inner.client.task_result_once(task_id).await
+        } else {
+            let wait = WaitOptions {
+                timeout: Duration::from_secs(wait_seconds),
+                cancel: options.cancel.clone(),
+                max_interval: WAIT_MAX_INTERVAL,
+                ..WaitOptions::default()
+            };
+            let _waiting = self.inner.watcher.as_ref().map(|w| w.waiting_on(task_id));
+            self.inner.client.wait(task_id, &wait, on_update).await
+        };
+        let result = match polled {
+            Ok(result) => result,
+            Err(e) => return self.report_from_journal(task_id, e).await,
+        };
+        if let Err(e) = self.inner.journal.record_result(&result).await {
+            tracing::warn!(%task_id, "cannot record status: {e}");
+        }
+        let report = TaskReport::from_result(&result, 0.0, cap, capped);
+        let report = if result.status == TaskStatus::Succeeded && self.inner.saver.saving() {
+            let budget = options.save_budget.unwrap_or_else(|| {
+                Duration::from_secs(wait_seconds)
+                    .saturating_sub(started.elapsed())
+                    .max(MIN_SAVE_BUDGET)
+            });
+            self.save_within(&result, budget, report).await
+        } else {
+            if !result.status.is_terminal()
+                && let Some(watcher) = &self.inner.watcher
+            {
+                watcher.watch(task_id.to_string());
+            }
+            report
+        };
+        Ok(TaskReport {
+            waited_seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            ..report
+        })
+    }
+
+    /// Saves a succeeded task's videos within `budget` and puts the paths into `report`. With a
+    /// background watcher, a save that takes longer goes on after the call returns; a one-shot
+    /// process stops it (a later run resumes from the journal).
+    async fn save_within(
+        &self,
+        result: &TaskResult,
+        budget: Duration,
+        report: TaskReport,
+    ) -> TaskReport {
+        let task_id = result.task_id.as_str();
+        let saved = if self.inner.watcher.is_some() {
+            let saver = self.inner.saver.clone();
+            let to_save = result.clone();
+            let job = tokio::spawn(async move { saver.save(&to_save).await });
+            tokio::time::timeout(budget, job)
+                .await
+                .ok()
+                .and_then(Result::ok)
+        } else {
+            tokio::time::timeout(budget, self.inner.saver.save(result))
+                .await
+                .ok()
+        };
+        let Some(saved) = saved else {
+            return report.with_saved(
+                Vec::new(),
+                Some("The videos are still being saved in the background; call again shortly for their local paths."),
+            );
+        };
+        let mut note = None;
+        if saved.iter().any(Option::is_none)
+            && let Ok(Some(entry)) = self.inner.journal.get(task_id).await
+            && let Some(error) = entry.save_error
+        {
+            tracing::warn!(%task_id, "saving failed: {error}");
+            note = Some(
+                "Saving failed (see save_error in list_tasks); the URLs still work until they expire.",
+            );
+        }
+        report.with_saved(saved, note)
+    }
+
+    /// When the platform cannot be asked, answers from the journal if it knows the task has
+    /// finished (a saved video is never lost because its link expired); otherwise the error.
+    async fn report_from_journal(
+        &self,
+        task_id: &str,
+        error: veo_core::Error,
+    ) -> Result<TaskReport, AppError> {
+        match self.inner.journal.get(task_id).await {
+            Ok(Some(entry)) if entry.status.is_some_and(TaskStatus::is_terminal) => Ok(
+                TaskReport::from_journal(&entry, task_id, &error.to_string()),
+            ),
+            _ => Err(error.into()),
+        }
+    }
+
+    /// The most recent tasks of the journal, at most `limit`, optionally only those `filter`
+    /// selects. Never contacts the platform.
+    pub async fn list(&self, filter: Option<TaskFilter>, limit: u32) -> Result<TaskList, AppError> {
+        let entries = self
+            .inner
+            .journal
+            .list(filter, limit)
+            .await
+            .map_err(AppError::JournalRead)?;
+        Ok(TaskList {
+            tasks: entries.iter().map(TaskSummary::from).collect(),
+            output_dir: self
+                .inner
+                .saver
+                .output_dir()
+                .map(|d| d.display().to_string()),
+        })
+    }
+}

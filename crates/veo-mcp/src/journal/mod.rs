@@ -1,0 +1,301 @@
+//! The task journal: remembers every submit and what became of it, so a paid video is never lost
+//! and an identical request is never paid for twice by accident.
+//!
+//! A submit is written down *before* it is sent ([`SubmitState::Sending`]), then marked
+//! `submitted` with its task id, or `outcome_unknown` when the reply was lost, or `rejected` when
+//! the platform certainly refused it. Statuses, video links (with expiry) and saved files follow.
+//!
+//! [`JournalStore`] is the whole contract, in typed values; [`sqlite`] is the embedded backend.
+//! Several processes may share one journal: the duplicate check and the insert of a new submit
+//! are one atomic step.
+
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use veo_core::{EffectiveParameters, TaskResult, TaskStatus};
+
+/// Where the journal lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JournalLocation {
+    /// An SQLite file (created with its directory if missing).
+    File(PathBuf),
+    /// In memory only: nothing survives the process.
+    Memory,
+}
+
+impl std::fmt::Display for JournalLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalLocation::File(path) => write!(f, "{}", path.display()),
+            JournalLocation::Memory => f.write_str(":memory:"),
+        }
+    }
+}
+
+/// The shared handle every part of veo-mcp uses.
+pub type Journal = Arc<dyn JournalStore>;
+
+/// Opens the journal at `location`.
+pub fn open(location: &JournalLocation) -> Result<Journal, JournalError> {
+    Ok(Arc::new(sqlite::SqliteJournal::open(location)?))
+}
+
+/// The local id of a submit: stable, also for submits that never got a task id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SubmitId(pub i64);
+
+/// How a submit stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubmitState {
+    /// Written down; the request is being sent (or the process stopped while sending).
+    Sending,
+    /// The platform accepted it and gave a task id.
+    Submitted,
+    /// The request may have reached the platform, but no task id came back.
+    OutcomeUnknown,
+    /// The platform certainly did not create a task (refused, rate limited, unreachable).
+    Rejected,
+}
+
+impl SubmitState {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmitState::Sending => "sending",
+            SubmitState::Submitted => "submitted",
+            SubmitState::OutcomeUnknown => "outcome_unknown",
+            SubmitState::Rejected => "rejected",
+        }
+    }
+
+    /// The state for a stored name. A name this version does not know reads as
+    /// [`SubmitState::OutcomeUnknown`]: the platform may have created that task, so it is never
+    /// treated as safe to send again.
+    pub fn from_name(name: &str) -> SubmitState {
+        match name {
+            "sending" => SubmitState::Sending,
+            "submitted" => SubmitState::Submitted,
+            "rejected" => SubmitState::Rejected,
+            _ => SubmitState::OutcomeUnknown,
+        }
+    }
+}
+
+/// How a submit that got no task id ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubmitFailure {
+    /// The platform certainly did not create a task.
+    Rejected,
+    /// It may have: the outcome is unknown.
+    OutcomeUnknown,
+}
+
+/// What `list` may select by: a task status, or (for submits without a task) a submit state.
+/// Its names are `queued`, `processing`, `succeeded`, `failed`, `unknown` (statuses) and
+/// `sending`, `outcome_unknown`, `rejected` (submit states).
+// The variants carry no doc comments: the derived schema stays a plain list of names.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskFilter {
+    Queued,
+    Processing,
+    Succeeded,
+    Failed,
+    Unknown,
+    Sending,
+    OutcomeUnknown,
+    Rejected,
+}
+
+impl TaskFilter {
+    /// Every filter, in the order they are documented.
+    pub const ALL: [TaskFilter; 8] = [
+        TaskFilter::Queued,
+        TaskFilter::Processing,
+        TaskFilter::Succeeded,
+        TaskFilter::Failed,
+        TaskFilter::Unknown,
+        TaskFilter::Sending,
+        TaskFilter::OutcomeUnknown,
+        TaskFilter::Rejected,
+    ];
+
+    /// The name callers write.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskFilter::Queued => "queued",
+            TaskFilter::Processing => "processing",
+            TaskFilter::Succeeded => "succeeded",
+            TaskFilter::Failed => "failed",
+            TaskFilter::Unknown => "unknown",
+            TaskFilter::Sending => "sending",
+            TaskFilter::OutcomeUnknown => "outcome_unknown",
+            TaskFilter::Rejected => "rejected",
+        }
+    }
+
+    /// The filter for a name as written by [`TaskFilter::as_str`].
+    pub fn from_name(name: &str) -> Option<TaskFilter> {
+        TaskFilter::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+/// One journal entry: a submit and everything known about its task.
+#[derive(Clone, Debug)]
+pub struct TaskEntry {
+    /// Local id of the submit.
+    pub local_id: SubmitId,
+    /// The platform's task id, once known.
+    pub task_id: Option<String>,
+    /// How the submit stands.
+    pub submit_state: SubmitState,
+    /// Latest status seen, if any.
+    pub status: Option<TaskStatus>,
+    /// Latest progress seen, 0-100.
+    pub progress_percent: Option<u8>,
+    /// Why the task failed, when it did.
+    pub failure_reason: Option<String>,
+    /// Why the submit was rejected or is in doubt, when it is.
+    pub submit_error: Option<String>,
+    /// The prompt.
+    pub prompt: String,
+    /// Every parameter as sent (the model included); `None` for a task adopted from elsewhere,
+    /// whose request this journal never saw.
+    pub parameters: Option<EffectiveParameters>,
+    /// When the submit was written down.
+    pub created_at: SystemTime,
+    /// When anything about it last changed.
+    pub updated_at: SystemTime,
+    /// The task's videos, in order.
+    pub videos: Vec<VideoEntry>,
+    /// The last error while saving videos, if saving has not succeeded.
+    pub save_error: Option<String>,
+}
+
+impl TaskEntry {
+    /// True when every video of a succeeded task is on disk.
+    pub fn all_saved(&self) -> bool {
+        !self.videos.is_empty() && self.videos.iter().all(|v| v.path.is_some())
+    }
+}
+
+/// One video of a task.
+#[derive(Clone, Debug)]
+pub struct VideoEntry {
+    /// Position among the task's videos, from 0.
+    pub index: u32,
+    /// Latest link.
+    pub url: String,
+    /// When the link expires.
+    pub expires_at: Option<SystemTime>,
+    /// Where it was saved, once saved.
+    pub path: Option<PathBuf>,
+    /// Size of the saved file.
+    pub bytes: Option<u64>,
+}
+
+/// A new submit, before it is sent.
+#[derive(Clone, Debug)]
+pub struct NewSubmit {
+    /// Fingerprint of the request (endpoint, parameters, frame bytes).
+    pub fingerprint: String,
+    /// The prompt.
+    pub prompt: String,
+    /// Every parameter as it will be sent (the model included).
+    pub parameters: EffectiveParameters,
+}
+
+/// What [`JournalStore::begin_submit`] decided.
+#[derive(Clone, Debug)]
+pub enum Begin {
+    /// No identical request is recent: go ahead; the entry has this id.
+    Proceed(SubmitId),
+    /// An identical request was submitted within the window: do not pay again.
+    Duplicate(Box<TaskEntry>),
+}
+
+/// A journal failure; the text names the journal.
+#[derive(Debug, thiserror::Error)]
+#[error("task journal {location}: {message}")]
+pub struct JournalError {
+    /// Where the journal lives.
+    pub location: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The journal's contract. Every backend keeps the same promises: each method is atomic, the
+/// duplicate check and the insert of [`JournalStore::begin_submit`] are one step even across
+/// processes, and nothing is ever deleted.
+#[async_trait::async_trait]
+pub trait JournalStore: Send + Sync + std::fmt::Debug {
+    /// Marks submits left in `sending` for longer than `older_than` (by a process that stopped)
+    /// as outcome unknown; returns how many.
+    async fn recover_interrupted(&self, older_than: Duration) -> Result<usize, JournalError>;
+
+    /// Records a submit about to be sent, unless an identical one (same fingerprint) was
+    /// submitted within `window` and did not fail: then that one is returned instead. With
+    /// `allow_duplicate`, always records a new submit.
+    async fn begin_submit(
+        &self,
+        new: NewSubmit,
+        window: Duration,
+        allow_duplicate: bool,
+    ) -> Result<Begin, JournalError>;
+
+    /// Records the task id the platform gave a submit. Should an older entry hold the same id
+    /// (the platform issued it again: a restarted local mock does), the older one keeps its
+    /// history under `<id>~superseded-<local id>`, so the new, paid task is never unrecorded.
+    async fn record_submitted(&self, id: SubmitId, task_id: &str) -> Result<(), JournalError>;
+
+    /// Records that a submit got no task id, and whether a task may exist anyway.
+    async fn record_submit_failed(
+        &self,
+        id: SubmitId,
+        failure: SubmitFailure,
+        detail: &str,
+    ) -> Result<(), JournalError>;
+
+    /// Records a task's state as just seen: status and progress (with an event, only when they
+    /// changed), failure reason and the latest video links. A task id the journal does not know
+    /// is adopted (recorded as submitted elsewhere).
+    async fn record_result(&self, result: &TaskResult) -> Result<(), JournalError>;
+
+    /// Records that video `index` of `task_id`, fetched from `url`, was saved at `path`.
+    /// Fails if the journal does not know the task.
+    async fn record_saved(
+        &self,
+        task_id: &str,
+        index: u32,
+        url: &str,
+        path: &std::path::Path,
+        bytes: u64,
+    ) -> Result<(), JournalError>;
+
+    /// Records why saving a task's videos failed (cleared by the next successful save). Ignored
+    /// when every video is saved already (another process may have saved them meanwhile).
+    async fn record_save_failed(&self, task_id: &str, error: &str) -> Result<(), JournalError>;
+
+    /// The entry of `task_id`, if the journal knows it.
+    async fn get(&self, task_id: &str) -> Result<Option<TaskEntry>, JournalError>;
+
+    /// The entry with local id `id`.
+    async fn get_local(&self, id: SubmitId) -> Result<Option<TaskEntry>, JournalError>;
+
+    /// The most recent entries first, at most `limit`, optionally only those `filter` selects.
+    async fn list(
+        &self,
+        filter: Option<TaskFilter>,
+        limit: u32,
+    ) -> Result<Vec<TaskEntry>, JournalError>;
+
+    /// Task ids that still need attention: submitted tasks not yet finished, and (when
+    /// `saving`) succeeded tasks whose videos are not all saved.
+    async fn pending(&self, saving: bool) -> Result<Vec<String>, JournalError>;
+}

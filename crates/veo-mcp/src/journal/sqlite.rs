@@ -1,0 +1,777 @@
+//! The SQLite journal: bundled SQLite in WAL mode, owned by one dedicated thread that runs the
+//! operations in order with cached statements, so async callers never block the runtime.
+//!
+//! The schema is versioned with `PRAGMA user_version`; [`MIGRATIONS`] brings any older journal
+//! up to date when it is opened, and a journal from a newer version of veo is refused.
+//! (`tokio-rusqlite` has the same design, but pins an older rusqlite than the one used here.)
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use veo_core::{EffectiveParameters, TaskResult, TaskStatus};
+
+use super::{
+    Begin, JournalError, JournalLocation, JournalStore, NewSubmit, SubmitFailure, SubmitId,
+    SubmitState, TaskEntry, TaskFilter, VideoEntry,
+};
+
+/// Schema migrations, in order: migration `n` (from 1) brings `user_version` from `n - 1` to
+/// `n`. Journals made before versioning (version 0, tables present) pass through the first one
+/// unchanged, as it only creates what is missing.
+const MIGRATIONS: [&str; 2] = [
+    include_str!("sqlite/001_initial.sql"),
+    include_str!("sqlite/002_split_detail.sql"),
+];
+
+/// A unit of work for the journal's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The SQLite backend of [`JournalStore`].
+pub struct SqliteJournal {
+    jobs: std::sync::mpsc::Sender<Job>,
+    location: Arc<str>,
+}
+
+impl std::fmt::Debug for SqliteJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteJournal")
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+impl SqliteJournal {
+    /// Opens (creating if needed, with its directory) the journal at `location` and brings its
+    /// schema up to date.
+    pub fn open(location: &JournalLocation) -> Result<SqliteJournal, JournalError> {
+        let name = location.to_string();
+        let fail = |message: String| JournalError {
+            location: name.clone(),
+            message,
+        };
+        let conn = match location {
+            JournalLocation::Memory => Connection::open_in_memory(),
+            JournalLocation::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+                }
+                Connection::open(path)
+            }
+        }
+        .map_err(|e| fail(e.to_string()))?;
+        setup(&conn).map_err(|e| fail(e.to_string()))?;
+        migrate(&conn).map_err(fail)?;
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("veo-journal".into())
+            .spawn(move || {
+                let mut conn = conn;
+                // Ends when the journal is dropped.
+                while let Ok(job) = queue.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| fail(format!("cannot start the journal thread: {e}")))?;
+        Ok(SqliteJournal {
+            jobs,
+            location: name.into(),
+        })
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, JournalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        });
+        let fail = |message: String| JournalError {
+            location: self.location.to_string(),
+            message,
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| fail("the journal thread has stopped".into()))?;
+        match answer.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(fail(e.to_string())),
+            Err(_) => Err(fail("the journal operation was abandoned".into())),
+        }
+    }
+}
+
+fn setup(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Applies the migrations the journal has not seen, each in its own transaction.
+fn migrate(conn: &Connection) -> Result<(), String> {
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let known = MIGRATIONS.len() as u32;
+    if version > known {
+        return Err(format!(
+            "it was written by a newer version of veo (schema {version}; this version knows up to {known}); use that version or another journal (VEO_JOURNAL)"
+        ));
+    }
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let to = n + 1;
+        let apply = format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {to}; COMMIT;");
+        if let Err(e) = conn.execute_batch(&apply) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(format!("cannot bring the schema to version {to}: {e}"));
+        }
+    }
+    Ok(())
+}
+
+fn millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The stored name of a status (the journal's own encoding; not the platform's).
+fn status_name(status: TaskStatus) -> &'static str {
+    status.as_str()
+}
+
+/// The status for a stored name; a name this version does not know is `Unknown`.
+fn status_from_name(name: &str) -> TaskStatus {
+    [
+        TaskStatus::Queued,
+        TaskStatus::Processing,
+        TaskStatus::Succeeded,
+        TaskStatus::Failed,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == name)
+    .unwrap_or(TaskStatus::Unknown)
+}
+
+fn submit_failure_state(failure: SubmitFailure) -> SubmitState {
+    match failure {
+        SubmitFailure::Rejected => SubmitState::Rejected,
+        SubmitFailure::OutcomeUnknown => SubmitState::OutcomeUnknown,
+    }
+}
+
+#[async_trait::async_trait]
+impl JournalStore for SqliteJournal {
+    async fn recover_interrupted(&self, older_than: Duration) -> Result<usize, JournalError> {
+        let cutoff = millis(SystemTime::now()) - duration_ms(older_than);
+        self.run(move |c| {
+            c.prepare_cached("UPDATE submits SET submit_state = 'outcome_unknown', updated_at = ?1,
+                 submit_error = 'the server stopped while this request was being sent; it may or may not have reached the platform'
+                 WHERE submit_state = 'sending' AND created_at <= ?2")?.execute(
+                params![millis(SystemTime::now()), cutoff],
+            )
+        })
+        .await
+    }
+
+    async fn begin_submit(
+        &self,
+        new: NewSubmit,
+        window: Duration,
+        allow_duplicate: bool,
+    ) -> Result<Begin, JournalError> {
+        let now = millis(SystemTime::now());
+        let since = now - duration_ms(window);
+        let parameters = serde_json::to_string(&new.parameters).map_err(|e| JournalError {
+            location: self.location.to_string(),
+            message: format!("cannot store the parameters: {e}"),
+        })?;
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if !allow_duplicate {
+                let existing: Option<i64> = tx
+                    .prepare_cached(
+                        "SELECT id FROM submits
+                         WHERE fingerprint = ?1 AND created_at > ?2
+                           AND submit_state != 'rejected'
+                           AND (status IS NULL OR status != 'failed')
+                         ORDER BY id DESC LIMIT 1",
+                    )?
+                    .query_row(params![new.fingerprint, since], |row| row.get(0))
+                    .optional()?;
+                if let Some(id) = existing {
+                    let entry = load_entry(&tx, id)?;
+                    tx.commit()?;
+                    return Ok(Begin::Duplicate(Box::new(entry)));
+                }
+            }
+            tx.prepare_cached(
+                "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sending')",
+            )?
+            .execute(params![
+                new.fingerprint,
+                new.parameters.model.as_str(),
+                new.prompt,
+                parameters,
+                now
+            ])?;
+            let id = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(Begin::Proceed(SubmitId(id)))
+        })
+        .await
+    }
+
+    async fn record_submitted(&self, id: SubmitId, task_id: &str) -> Result<(), JournalError> {
+        let task_id = task_id.to_string();
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
+                "UPDATE submits SET task_id = task_id || '~superseded-' || id
+                 WHERE task_id = ?2 AND id != ?1",
+            )?
+            .execute(params![id.0, task_id])?;
+            tx.prepare_cached(
+                "UPDATE submits SET submit_state = 'submitted', task_id = ?2, updated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id.0, task_id, millis(SystemTime::now())])?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn record_submit_failed(
+        &self,
+        id: SubmitId,
+        failure: SubmitFailure,
+        detail: &str,
+    ) -> Result<(), JournalError> {
+        let state = submit_failure_state(failure);
+        let detail = detail.to_string();
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE submits SET submit_state = ?2, submit_error = ?3, updated_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![
+                id.0,
+                state.as_str(),
+                detail,
+                millis(SystemTime::now())
+            ])
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn record_result(&self, result: &TaskResult) -> Result<(), JournalError> {
+        let result = result.clone();
+        self.run(move |c| {
+            let status = status_name(result.status);
+            let progress = result.progress_percent.map(i64::from);
+            // The common case, a poll that saw nothing new, is one cached read and no write.
+            let known: Option<(Option<String>, Option<i64>)> = c
+                .prepare_cached("SELECT status, progress FROM submits WHERE task_id = ?1")?
+                .query_row(params![result.task_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((old_status, old_progress)) = known
+                && old_status.as_deref() == Some(status)
+                && old_progress == progress
+                && result.videos.is_empty()
+                && result.status != TaskStatus::Failed
+            {
+                return Ok(());
+            }
+            // IMMEDIATE: a read that turns into a write inside a deferred transaction fails at
+            // once (without waiting out the busy timeout) when another process wrote meanwhile.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(i64, Option<String>, Option<i64>)> = tx
+                .prepare_cached("SELECT id, status, progress FROM submits WHERE task_id = ?1")?
+                .query_row(params![result.task_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            let now = millis(SystemTime::now());
+            let (id, old_status, old_progress) = match row {
+                Some(row) => row,
+                None => {
+                    // A task this journal did not submit (another tool, an older journal):
+                    // adopt it, so its status and saved files are kept too.
+                    tx.prepare_cached(
+                        "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id)
+                         VALUES ('', '', '', 'null', ?1, ?1, 'submitted', ?2)",
+                    )?
+                    .execute(params![now, result.task_id])?;
+                    (tx.last_insert_rowid(), None, None)
+                }
+            };
+            let reason = result
+                .reason
+                .clone()
+                .filter(|_| result.status == TaskStatus::Failed);
+            if old_status.as_deref() != Some(status) || old_progress != progress || reason.is_some()
+            {
+                tx.prepare_cached(
+                    "INSERT INTO status_events (submit_id, at, status, platform_status, progress) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![id, now, status, result.raw_status, progress])?;
+                tx.prepare_cached(
+                    "UPDATE submits SET status = ?2, progress = COALESCE(?3, progress),
+                     failure_reason = COALESCE(?4, failure_reason), updated_at = ?5 WHERE id = ?1",
+                )?
+                .execute(params![id, status, progress, reason, now])?;
+            }
+            for (idx, video) in result.videos.iter().enumerate() {
+                tx.prepare_cached(
+                    "INSERT INTO videos (submit_id, idx, url, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (submit_id, idx) DO UPDATE SET url = excluded.url, expires_at = excluded.expires_at",
+                )?
+                .execute(params![id, idx as i64, video.url, video.expires_at.map(millis)])?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn record_saved(
+        &self,
+        task_id: &str,
+        index: u32,
+        url: &str,
+        path: &Path,
+        bytes: u64,
+    ) -> Result<(), JournalError> {
+        let task_id = task_id.to_string();
+        let url = url.to_string();
+        let path = path.display().to_string();
+        self.run(move |c| {
+            let now = millis(SystemTime::now());
+            let changed = c
+                .prepare_cached(
+                    "INSERT INTO videos (submit_id, idx, url, path, bytes, saved_at)
+                     SELECT id, ?2, ?3, ?4, ?5, ?6 FROM submits WHERE task_id = ?1
+                     ON CONFLICT (submit_id, idx) DO UPDATE SET
+                         path = excluded.path, bytes = excluded.bytes, saved_at = excluded.saved_at",
+                )?
+                .execute(params![
+                    task_id,
+                    i64::from(index),
+                    url,
+                    path,
+                    i64::try_from(bytes).unwrap_or(i64::MAX),
+                    now
+                ])?;
+            if changed == 0 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            c.prepare_cached(
+                "UPDATE submits SET save_error = NULL, updated_at = ?2 WHERE task_id = ?1",
+            )?
+            .execute(params![task_id, now])
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn record_save_failed(&self, task_id: &str, error: &str) -> Result<(), JournalError> {
+        let (task_id, error) = (task_id.to_string(), error.to_string());
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE submits SET save_error = ?2, updated_at = ?3 WHERE task_id = ?1
+                 AND (NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = submits.id)
+                      OR EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = submits.id AND v.path IS NULL))",
+            )?
+            .execute(params![task_id, error, millis(SystemTime::now())])
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn get(&self, task_id: &str) -> Result<Option<TaskEntry>, JournalError> {
+        let task_id = task_id.to_string();
+        self.run(move |c| {
+            let id: Option<i64> = c
+                .prepare_cached("SELECT id FROM submits WHERE task_id = ?1")?
+                .query_row(params![task_id], |r| r.get(0))
+                .optional()?;
+            id.map(|id| load_entry(c, id)).transpose()
+        })
+        .await
+    }
+
+    async fn get_local(&self, id: SubmitId) -> Result<Option<TaskEntry>, JournalError> {
+        self.run(move |c| load_entry(c, id.0).optional()).await
+    }
+
+    async fn list(
+        &self,
+        filter: Option<TaskFilter>,
+        limit: u32,
+    ) -> Result<Vec<TaskEntry>, JournalError> {
+        let filter = filter.map(TaskFilter::as_str);
+        self.run(move |c| {
+            let ids: Vec<i64> = {
+                let mut stmt = c.prepare_cached(
+                    "SELECT id FROM submits
+                     WHERE ?1 IS NULL OR status = ?1 OR (status IS NULL AND submit_state = ?1)
+                     ORDER BY id DESC LIMIT ?2",
+                )?;
+                stmt.query_map(params![filter, i64::from(limit)], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            ids.into_iter().map(|id| load_entry(c, id)).collect()
+        })
+        .await
+    }
+
+    async fn pending(&self, saving: bool) -> Result<Vec<String>, JournalError> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT s.task_id FROM submits s
+                 WHERE s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
+                     s.status IS NULL OR s.status NOT IN ('succeeded', 'failed')
+                     OR (?1 AND s.status = 'succeeded' AND (
+                         NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id)
+                         OR EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id AND v.path IS NULL))))
+                 ORDER BY s.id",
+            )?;
+            stmt.query_map(params![saving], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .await
+    }
+}
+
+fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
+    let mut entry = c
+        .prepare_cached(
+            "SELECT id, task_id, submit_state, status, progress, failure_reason, submit_error,
+                prompt, parameters, created_at, updated_at, save_error
+             FROM submits WHERE id = ?1",
+        )?
+        .query_row(params![id], |r| {
+            let status: Option<String> = r.get(3)?;
+            let progress: Option<i64> = r.get(4)?;
+            let parameters: String = r.get(8)?;
+            Ok(TaskEntry {
+                local_id: SubmitId(r.get(0)?),
+                task_id: r.get(1)?,
+                submit_state: SubmitState::from_name(&r.get::<_, String>(2)?),
+                status: status.as_deref().map(status_from_name),
+                progress_percent: progress.and_then(|p| u8::try_from(p).ok()),
+                failure_reason: r.get(5)?,
+                submit_error: r.get(6)?,
+                prompt: r.get(7)?,
+                parameters: read_parameters(&parameters).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, e)
+                })?,
+                created_at: from_millis(r.get(9)?),
+                updated_at: from_millis(r.get(10)?),
+                videos: Vec::new(),
+                save_error: r.get(11)?,
+            })
+        })?;
+    let mut stmt = c.prepare_cached(
+        "SELECT idx, url, expires_at, path, bytes FROM videos WHERE submit_id = ?1 ORDER BY idx",
+    )?;
+    entry.videos = stmt
+        .query_map(params![id], |r| {
+            let expires: Option<i64> = r.get(2)?;
+            let path: Option<String> = r.get(3)?;
+            let bytes: Option<i64> = r.get(4)?;
+            Ok(VideoEntry {
+                index: u32::try_from(r.get::<_, i64>(0)?).unwrap_or(u32::MAX),
+                url: r.get(1)?,
+                expires_at: expires.map(from_millis),
+                path: path.map(std::path::PathBuf::from),
+                bytes: bytes.and_then(|b| u64::try_from(b).ok()),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(entry)
+}
+
+/// The stored parameters; `null` for a task adopted from elsewhere (its request was not seen).
+fn read_parameters(
+    text: &str,
+) -> Result<Option<EffectiveParameters>, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(serde_json::from_str(text)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn memory() -> SqliteJournal {
+        SqliteJournal::open(&JournalLocation::Memory).unwrap()
+    }
+
+    fn submit(fingerprint: &str) -> NewSubmit {
+        NewSubmit {
+            fingerprint: fingerprint.into(),
+            prompt: "a fox".into(),
+            parameters: EffectiveParameters::from(&veo_core::TransitionRequest::new("a", "b", "p")),
+        }
+    }
+
+    fn result(task_id: &str, status: &str, videos: usize) -> TaskResult {
+        let videos: Vec<Value> = (0..videos)
+            .map(|i| json!({"video_url": format!("http://x/{i}.mp4"), "video_url_ttl": "3600", "video_type": "mp4"}))
+            .collect();
+        TaskResult::from_json(
+            &json!({"task": {"task_id": task_id, "status": status, "progress_percent": 50, "reason": "why"}, "videos": videos}),
+            task_id,
+            SystemTime::now(),
+        )
+    }
+
+    const WINDOW: Duration = Duration::from_secs(600);
+
+    async fn proceed(j: &SqliteJournal, fingerprint: &str) -> SubmitId {
+        match j
+            .begin_submit(submit(fingerprint), WINDOW, false)
+            .await
+            .unwrap()
+        {
+            Begin::Proceed(id) => id,
+            Begin::Duplicate(entry) => panic!("{fingerprint} is a duplicate of {entry:?}"),
+        }
+    }
+
+    async fn duplicate(j: &SqliteJournal, fingerprint: &str) -> TaskEntry {
+        match j
+            .begin_submit(submit(fingerprint), WINDOW, false)
+            .await
+            .unwrap()
+        {
+            Begin::Duplicate(entry) => *entry,
+            Begin::Proceed(_) => panic!("{fingerprint} proceeded"),
+        }
+    }
+
+    #[tokio::test]
+    async fn identical_requests_within_the_window_are_one_task() {
+        let j = memory();
+        let id = proceed(&j, "f1").await;
+        // While the first is still being sent, a twin sees it.
+        assert_eq!(duplicate(&j, "f1").await.submit_state, SubmitState::Sending);
+        j.record_submitted(id, "t-1").await.unwrap();
+        let entry = duplicate(&j, "f1").await;
+        assert_eq!(entry.task_id.as_deref(), Some("t-1"));
+        assert_eq!(
+            entry.parameters,
+            Some(submit("f1").parameters),
+            "typed round trip"
+        );
+        assert!(matches!(
+            j.begin_submit(submit("f1"), WINDOW, true).await.unwrap(),
+            Begin::Proceed(_)
+        ));
+        proceed(&j, "f2").await;
+        // Outside the window, or after the task failed, a new submit goes ahead.
+        assert!(matches!(
+            j.begin_submit(submit("f1"), Duration::ZERO, false)
+                .await
+                .unwrap(),
+            Begin::Proceed(_)
+        ));
+        let id3 = proceed(&j, "f3").await;
+        j.record_submitted(id3, "t-3").await.unwrap();
+        j.record_result(&result("t-3", "TASK_STATUS_FAILED", 0))
+            .await
+            .unwrap();
+        let failed = j.get("t-3").await.unwrap().unwrap();
+        assert_eq!(failed.failure_reason.as_deref(), Some("why"));
+        assert_eq!(failed.submit_error, None);
+        proceed(&j, "f3").await;
+        // A rejected submit does not block a new attempt; one in doubt does.
+        let rejected = proceed(&j, "f4").await;
+        j.record_submit_failed(rejected, SubmitFailure::Rejected, "HTTP 400")
+            .await
+            .unwrap();
+        proceed(&j, "f4").await;
+        let doubtful = proceed(&j, "f5").await;
+        j.record_submit_failed(doubtful, SubmitFailure::OutcomeUnknown, "reply lost")
+            .await
+            .unwrap();
+        let entry = duplicate(&j, "f5").await;
+        assert_eq!(entry.submit_state, SubmitState::OutcomeUnknown);
+        assert_eq!(entry.submit_error.as_deref(), Some("reply lost"));
+    }
+
+    #[tokio::test]
+    async fn statuses_videos_and_saves_are_recorded_and_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = JournalLocation::File(dir.path().join("sub/journal.sqlite3"));
+        let j = SqliteJournal::open(&location).unwrap();
+        let id = proceed(&j, "f").await;
+        j.record_submitted(id, "t-9").await.unwrap();
+        assert_eq!(j.pending(true).await.unwrap(), vec!["t-9".to_string()]);
+        j.record_result(&result("t-9", "TASK_STATUS_PROCESSING", 0))
+            .await
+            .unwrap();
+        j.record_result(&result("t-9", "TASK_STATUS_SUCCEED", 2))
+            .await
+            .unwrap();
+        assert_eq!(j.pending(true).await.unwrap(), vec!["t-9".to_string()]);
+        assert!(j.pending(false).await.unwrap().is_empty());
+        let path = |n: u32| std::path::PathBuf::from(format!("/out/t-9/t-9-{n}.mp4"));
+        j.record_saved("t-9", 0, "http://x/0.mp4", &path(1), 10)
+            .await
+            .unwrap();
+        assert_eq!(j.pending(true).await.unwrap().len(), 1, "one still unsaved");
+        j.record_saved("t-9", 1, "http://x/1.mp4", &path(2), 10)
+            .await
+            .unwrap();
+        assert!(j.pending(true).await.unwrap().is_empty());
+        j.record_save_failed("t-9", "late error from another process")
+            .await
+            .unwrap();
+        assert_eq!(
+            j.get("t-9").await.unwrap().unwrap().save_error,
+            None,
+            "all saved: no error"
+        );
+        assert!(
+            j.record_saved("unknown", 0, "u", Path::new("/x"), 1)
+                .await
+                .is_err(),
+            "a save of a task the journal does not know is an error, not silence"
+        );
+        let entry = j.get("t-9").await.unwrap().unwrap();
+        assert_eq!(entry.status, Some(TaskStatus::Succeeded));
+        assert!(entry.all_saved());
+        assert!(entry.videos[0].expires_at.is_some());
+        let listed = j.list(Some(TaskFilter::Succeeded), 10).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(
+            j.list(Some(TaskFilter::Failed), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Reopening the file keeps everything.
+        drop(j);
+        let j = SqliteJournal::open(&location).unwrap();
+        assert!(j.get("t-9").await.unwrap().unwrap().all_saved());
+    }
+
+    #[tokio::test]
+    async fn a_task_seen_but_never_submitted_here_is_adopted_without_parameters() {
+        let j = memory();
+        j.record_result(&result("elsewhere", "TASK_STATUS_QUEUED", 0))
+            .await
+            .unwrap();
+        let entry = j.get("elsewhere").await.unwrap().unwrap();
+        assert_eq!(entry.submit_state, SubmitState::Submitted);
+        assert_eq!(entry.status, Some(TaskStatus::Queued));
+        assert_eq!(entry.parameters, None);
+    }
+
+    #[tokio::test]
+    async fn a_reissued_task_id_does_not_lose_the_new_task() {
+        let j = memory();
+        let mut ids = Vec::new();
+        for fingerprint in ["old", "new"] {
+            let id = proceed(&j, fingerprint).await;
+            j.record_submitted(id, "same-id").await.unwrap();
+            ids.push(id);
+        }
+        assert_eq!(j.get("same-id").await.unwrap().unwrap().local_id, ids[1]);
+        let old = j.get_local(ids[0]).await.unwrap().unwrap();
+        assert_eq!(
+            old.task_id,
+            Some(format!("same-id~superseded-{}", ids[0].0))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_submit_interrupted_by_a_crash_becomes_unknown() {
+        let j = memory();
+        let id = proceed(&j, "f").await;
+        assert_eq!(
+            j.recover_interrupted(Duration::from_secs(60))
+                .await
+                .unwrap(),
+            0,
+            "too recent"
+        );
+        assert_eq!(j.recover_interrupted(Duration::ZERO).await.unwrap(), 1);
+        let entry = j.get_local(id).await.unwrap().unwrap();
+        assert_eq!(entry.submit_state, SubmitState::OutcomeUnknown);
+        assert!(entry.submit_error.unwrap().contains("stopped"));
+        let listed = j.list(Some(TaskFilter::OutcomeUnknown), 10).await.unwrap();
+        assert_eq!(listed.len(), 1);
+    }
+
+    #[test]
+    fn a_submit_state_this_version_does_not_know_is_in_doubt() {
+        assert_eq!(
+            SubmitState::from_name("queued_for_retry"),
+            SubmitState::OutcomeUnknown
+        );
+        for state in [
+            SubmitState::Sending,
+            SubmitState::Submitted,
+            SubmitState::OutcomeUnknown,
+            SubmitState::Rejected,
+        ] {
+            assert_eq!(SubmitState::from_name(state.as_str()), state);
+        }
+        assert_eq!(status_from_name("weird"), TaskStatus::Unknown);
+        assert_eq!(
+            status_from_name(status_name(TaskStatus::Processing)),
+            TaskStatus::Processing
+        );
+    }
+
+    #[tokio::test]
+    async fn a_journal_from_before_versioning_is_migrated_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("journal.sqlite3");
+        {
+            // A journal as veo wrote it before the schema had a version.
+            let c = Connection::open(&file).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            let params = serde_json::to_string(&submit("x").parameters).unwrap();
+            c.execute(
+                "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id, status, detail)
+                 VALUES ('a', 'veo-3.1', 'p', ?1, 1, 1, 'submitted', 'failed-task', 'failed', 'content policy'),
+                        ('b', 'veo-3.1', 'p', ?1, 1, 1, 'outcome_unknown', NULL, NULL, 'reply lost')",
+                params![params],
+            )
+            .unwrap();
+        }
+        let location = JournalLocation::File(file.clone());
+        let j = SqliteJournal::open(&location).unwrap();
+        let failed = j.get("failed-task").await.unwrap().unwrap();
+        assert_eq!(failed.failure_reason.as_deref(), Some("content policy"));
+        assert_eq!(failed.submit_error, None);
+        let doubtful = j.list(Some(TaskFilter::OutcomeUnknown), 10).await.unwrap();
+        assert_eq!(doubtful[0].submit_error.as_deref(), Some("reply lost"));
+        drop(j);
+        // Opening again changes nothing; a journal of a newer schema is refused.
+        SqliteJournal::open(&location).unwrap();
+        Connection::open(&file)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let refused = SqliteJournal::open(&location).unwrap_err().to_string();
+        assert!(refused.contains("newer version of veo"), "{refused}");
+    }
+}

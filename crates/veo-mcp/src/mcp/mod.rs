@@ -1,0 +1,281 @@
+//! The MCP server: three tools declared with rmcp's tool router, each a thin adapter that reads
+//! its arguments ([`args`]), calls the [`App`], and renders the report or the error
+//! ([`reply`]); progress notifications while a result call waits ([`progress`]).
+//!
+//! Tools take their arguments as a raw JSON object rather than rmcp's `Parameters<T>`, so that
+//! every argument problem (wrong types included) is a readable tool error (`isError: true`)
+//! listing all problems at once, not a JSON-RPC error. Their input and output schemas are
+//! veo-core's host-friendly ones (flat, no `$ref`); the parts that depend on the configuration
+//! (descriptions, the default model, the wait limit) are filled in by [`VeoServer::new`].
+
+pub mod args;
+pub mod progress;
+pub mod reply;
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{
+    CallToolResult, Implementation, InitializeResult, JsonObject, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use veo_core::TransitionRequest;
+use veo_core::schema::host_friendly_schema;
+
+use crate::app::report::{
+    DEFAULT_WAIT_SECONDS, GENERATE_TOOL, LIST_TOOL, RESULT_TOOL, Submitted, TaskList, TaskReport,
+};
+use crate::app::{App, AppError, ResultOptions};
+use crate::config::Config;
+
+const INSTRUCTIONS: &str = "Makes short videos that move from a first frame to a last frame (Veo 3.1). \
+Call generate_transition_video once with both frames and a prompt: it returns a task_id at once and \
+costs money, so never call it again for the same video. Then call get_task_result with that task_id \
+and wait_seconds (up to the server's limit) until status is succeeded or failed. Finished videos are \
+saved to the server's output directory automatically (saved_path); their URLs expire about an hour \
+after they are made. Lost a task_id? list_tasks shows recent tasks.";
+
+/// The MCP server: the three tools over one [`App`]. Cheap to clone.
+#[derive(Clone)]
+pub struct VeoServer {
+    app: App,
+    tool_router: ToolRouter<VeoServer>,
+}
+
+fn schema<T: JsonSchema>() -> Arc<JsonObject> {
+    Arc::new(host_friendly_schema::<T>())
+}
+
+impl VeoServer {
+    /// Starts the [`App`] for `config` (journal, background watcher) and serves it.
+    pub async fn start(config: Config) -> Result<VeoServer, AppError> {
+        Ok(VeoServer::new(App::start(config).await?))
+    }
+
+    /// A server over `app`, its tools described for `app`'s configuration.
+    pub fn new(app: App) -> VeoServer {
+        let mut tool_router = VeoServer::tool_router();
+        for route in tool_router.map.values_mut() {
+            describe(&mut route.attr, app.config());
+        }
+        VeoServer { app, tool_router }
+    }
+
+    /// The application the tools call.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// The tools this server offers, by name.
+    pub fn tools(&self) -> Vec<Tool> {
+        self.tool_router.list_all()
+    }
+}
+
+#[tool_router]
+impl VeoServer {
+    /// Submits a video (described in full by [`describe`]).
+    #[tool(
+        name = "generate_transition_video",
+        title = "Generate transition video",
+        input_schema = schema::<TransitionRequest>(),
+        output_schema = schema::<Submitted>(),
+        annotations(
+            title = "Generate transition video",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    async fn generate_transition_video(&self, args: JsonObject) -> CallToolResult {
+        let config = self.app.config();
+        let (prepared, allow_duplicate) =
+            match args::generate_args(args, config.default_model, &config.image_policy).await {
+                Ok(parsed) => parsed,
+                Err(invalid) => return AppError::from(invalid).into(),
+            };
+        match self.app.submit(&prepared, allow_duplicate).await {
+            Ok(submitted) => reply::structured(&submitted, submitted.text()),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Reports a task, waiting for it with progress notifications.
+    #[tool(
+        name = "get_task_result",
+        title = "Get video task result",
+        input_schema = schema::<args::TaskResultArgs>(),
+        output_schema = schema::<TaskReport>(),
+        annotations(
+            title = "Get video task result",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn get_task_result(
+        &self,
+        args: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let (task_id, wait_seconds) = match args::result_args(&args) {
+            Ok(parsed) => parsed,
+            Err(invalid) => return AppError::from(invalid).into(),
+        };
+        let (updates, reporter) = match context.meta.get_progress_token() {
+            Some(token) => {
+                let (tx, rx) = watch::channel(None);
+                let peer = context.peer.clone();
+                (
+                    Some(tx),
+                    Some(tokio::spawn(progress::report_progress(peer, token, rx))),
+                )
+            }
+            None => (None, None),
+        };
+        let options = ResultOptions {
+            wait_seconds,
+            save_budget: None,
+            cancel: context.ct.child_token(),
+        };
+        let outcome = self
+            .app
+            .result(&task_id, options, move |result| {
+                if let Some(tx) = &updates {
+                    tx.send_replace(Some(result.clone()));
+                }
+            })
+            .await;
+        if let Some(reporter) = reporter {
+            let _ = reporter.await;
+        }
+        match outcome {
+            Ok(report) => {
+                let mut reply = reply::structured(&report, report.text());
+                reply.content.extend(reply::resource_links(&report.files));
+                reply
+            }
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Lists the journal's recent tasks.
+    #[tool(
+        name = "list_tasks",
+        title = "List video tasks",
+        input_schema = schema::<args::ListTasksArgs>(),
+        output_schema = schema::<TaskList>(),
+        annotations(
+            title = "List video tasks",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn list_tasks(&self, args: JsonObject) -> CallToolResult {
+        let (filter, limit) = match args::list_args(&args) {
+            Ok(parsed) => parsed,
+            Err(invalid) => return AppError::from(invalid).into(),
+        };
+        match self.app.list(filter, limit).await {
+            Ok(list) => reply::structured(&list, list.text()),
+            Err(e) => e.into(),
+        }
+    }
+}
+
+/// Fills in the parts of `tool` that depend on the configuration: its description, the
+/// default model and `allow_duplicate` of the submit tool, the wait limit of the result tool.
+fn describe(tool: &mut Tool, config: &Config) {
+    let max_wait = config.max_wait.as_secs();
+    let mut input = (*tool.input_schema).clone();
+    let property = |input: &mut JsonObject, name: &str| {
+        input
+            .get_mut("properties")
+            .and_then(|p| p.get_mut(name))
+            .and_then(Value::as_object_mut)
+            .cloned()
+    };
+    let description = match tool.name.as_ref() {
+        GENERATE_TOOL => {
+            if let Some(mut model) = property(&mut input, "model") {
+                model.insert("default".into(), json!(config.default_model));
+                set_property(&mut input, "model", model);
+            }
+            set_property(
+                &mut input,
+                "allow_duplicate",
+                json!({
+                    "type": "boolean",
+                    "default": false,
+                    "description": "Submit even if an identical request was submitted recently (that pays for a second video). Leave false when retrying."
+                })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            );
+            format!(
+                "Generate a short video (4-8 s) that transitions from a first frame to a last frame, guided by a prompt (Google Veo 3.1 via JieKou AI). \
+Frames can be http(s) URLs, local file paths on the server's machine, data: URLs, or Base64 (JPEG or PNG, at most 20 MB each; ideally the same aspect ratio as the video). \
+Costs money per video: call it once per video the user wants, never as a retry. It returns a task_id immediately; generation then takes from under a minute to several minutes. \
+Next, call {RESULT_TOOL} with the task_id and wait_seconds (up to {max_wait}) until it reports done. \
+Repeating an identical request (same frames, prompt and parameters) within {} s returns the earlier task (deduplicated: true) instead of paying again; set allow_duplicate: true only when the user really wants another video from the same input. Default model: {}.",
+                config.dedup_window.as_secs(),
+                config.default_model
+            )
+        }
+        RESULT_TOOL => {
+            if let Some(mut wait) = property(&mut input, "wait_seconds") {
+                wait.insert("maximum".into(), json!(max_wait));
+                wait.insert("default".into(), json!(DEFAULT_WAIT_SECONDS.min(max_wait)));
+                set_property(&mut input, "wait_seconds", wait);
+            }
+            format!(
+                "Check a video task started by {GENERATE_TOOL}, optionally waiting up to wait_seconds (0 = just look, at most {max_wait}) for it to finish, with progress notifications meanwhile. \
+Returns the status (queued, processing, succeeded, failed), progress, eta, the failure reason, and each video's URL with its expiry time (links expire about an hour after generation). \
+Safe to call repeatedly; it never submits anything or costs money."
+            )
+        }
+        LIST_TOOL => String::from(
+            "List recent video tasks from this server's journal, newest first, with status, prompt excerpt, creation time, video links and saved files. \
+Use it to find a task_id that was lost, or to check a submit whose outcome was unknown before submitting again. Filter by status; it never contacts the platform or costs money.",
+        ),
+        _ => return,
+    };
+    tool.description = Some(description.into());
+    tool.input_schema = Arc::new(input);
+}
+
+fn set_property(schema: &mut JsonObject, name: &str, value: JsonObject) {
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.insert(name.into(), Value::Object(value));
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for VeoServer {
+    fn get_info(&self) -> ServerConfig {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("veo", env!("CARGO_PKG_VERSION"))
+                    .with_title("Veo transition videos"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
+    }
+}

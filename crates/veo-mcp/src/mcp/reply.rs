@@ -1,0 +1,123 @@
+//! Tool results: a report as structured content plus its text, and the one conversion of an
+//! [`AppError`] into a tool error an agent can read and act on.
+
+use rmcp::model::{CallToolResult, ContentBlock, MetaObject};
+use serde::Serialize;
+use serde_json::{Value, json};
+use veo_core::Error;
+
+use crate::app::AppError;
+use crate::app::report::SavedFile;
+
+/// Key in a tool error's `_meta` naming its [`crate::app::ErrorClass`], so programs can tell invalid input
+/// from auth, upstream and local failures without parsing text.
+pub const ERROR_CLASS_META: &str = "veo/error";
+
+/// A successful result: `value` as structured content, `text` as its first content block.
+pub fn structured(value: &impl Serialize, text: String) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(serde_json::to_value(value).unwrap_or(Value::Null));
+    result
+}
+
+/// An MCP `resource_link` for each saved file.
+pub fn resource_links(files: &[SavedFile]) -> Vec<ContentBlock> {
+    files
+        .iter()
+        .filter_map(|file| {
+            let uri = url::Url::from_file_path(&file.path).ok()?;
+            let name = file.path.file_name()?.to_string_lossy().into_owned();
+            let mut resource = rmcp::model::Resource::new(uri.to_string(), name);
+            resource.mime_type = Some("video/mp4".to_string());
+            resource.size = file.bytes;
+            Some(ContentBlock::resource_link(resource))
+        })
+        .collect()
+}
+
+impl From<AppError> for CallToolResult {
+    /// `Error: <what happened>` and what to do about it, marked `isError` and with its class in
+    /// `_meta` under [`ERROR_CLASS_META`].
+    fn from(error: AppError) -> CallToolResult {
+        tracing::debug!(error = %error, "tool error");
+        let what = match &error {
+            AppError::Core(Error::NotFound { task_id }) => format!(
+                "unknown task {task_id}: the platform has no such task (check the id; list_tasks shows recent ones)"
+            ),
+            other => other.to_string(),
+        };
+        let text = match advice(&error) {
+            Some(advice) => format!("Error: {what}\n{advice}"),
+            None => format!("Error: {what}"),
+        };
+        let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
+        let mut meta = MetaObject::new();
+        meta.0
+            .insert(ERROR_CLASS_META.into(), json!(error.class().as_str()));
+        result.meta = Some(meta);
+        result
+    }
+}
+
+/// What an agent should do about `error`.
+fn advice(error: &AppError) -> Option<&'static str> {
+    Some(match error {
+        AppError::Invalid(_) => {
+            "Fix the fields above and call again. Nothing was sent and nothing was charged."
+        }
+        AppError::Core(core) => core_advice(core),
+        AppError::JournalWrite(_) => {
+            "Check that the journal's directory is writable (VEO_JOURNAL)."
+        }
+        AppError::JournalRead(_) => return None,
+        AppError::FrameUnreadable(_) => {
+            "Make sure the frame files stay in place while the request is made, then call again."
+        }
+        AppError::SubmitInProgress { .. } => {
+            "Call list_tasks in a minute to see its task_id, then get_task_result with it."
+        }
+        AppError::OutcomeInDoubt { .. } => {
+            "The platform may have created that task. Wait a minute, check list_tasks, and tell the user before any retry; to submit anyway, call again with allow_duplicate: true."
+        }
+    })
+}
+
+fn core_advice(error: &Error) -> &'static str {
+    match error {
+        Error::InvalidInput(_) => {
+            "Fix the fields above and call again. Nothing was sent and nothing was charged."
+        }
+        Error::MissingApiKey => {
+            "Ask the user to set JIEKOU_API_KEY in this MCP server's environment (the host's server configuration) and restart it. Nothing was sent."
+        }
+        Error::Auth { .. } => {
+            "The API key is wrong, expired or lacks access: ask the user to check JIEKOU_API_KEY. Retrying will not help."
+        }
+        Error::RateLimited { .. } => "Wait a little and call again.",
+        Error::NotFound { .. } => "Use the exact task_id returned by generate_transition_video.",
+        Error::SubmitOutcomeUnknown { .. } => {
+            "Tell the user the outcome is unknown. list_tasks shows this submit as outcome_unknown; an identical call is refused while it is in doubt (allow_duplicate: true overrides that, at the risk of paying twice)."
+        }
+        Error::Network {
+            may_have_reached_server: false,
+            ..
+        } => "Nothing was charged. Check the network or JIEKOU_BASE_URL, then call again.",
+        Error::Network { .. } | Error::Timeout(_) => {
+            "Call again in a moment; the request may need to be checked with get_task_result if it was a submit."
+        }
+        Error::Upstream { status, .. } if *status >= 500 => {
+            "The platform is having trouble; try again in a minute."
+        }
+        Error::Upstream { .. } => {
+            "The platform rejected the request; change what its message says before trying again."
+        }
+        Error::BadResponse { .. } => "The platform answered unexpectedly; try again in a minute.",
+        Error::LinkExpired { .. } => {
+            "Call get_task_result again for fresh links; the saved copy (if any) is listed by list_tasks."
+        }
+        Error::LocalFile { .. } => {
+            "Check that the output directory exists and is writable (VEO_OUTPUT_DIR)."
+        }
+        Error::Cancelled => "The call was cancelled.",
+    }
+}

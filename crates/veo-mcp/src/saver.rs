@@ -1,0 +1,289 @@
+//! Saving videos: where a task's videos go (`<output dir>/<task id>/<task id>[-n].mp4`), one
+//! saver per task at a time, downloads retried with fresh links, and every save written down in
+//! the journal. Both a result call and the background watcher save through here.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::Retryable as _;
+use tokio::sync::Semaphore;
+use veo_core::{Client, Error, TaskResult};
+
+use crate::app::report::SavedFile;
+use crate::journal::{Journal, TaskEntry};
+
+/// Attempts to download one video within one save.
+const SAVE_ATTEMPTS: u32 = 5;
+/// Downloads at the same time, across all tasks.
+const CONCURRENT_DOWNLOADS: usize = 2;
+/// A temporary download file older than this was left by an interrupted download (possibly
+/// of another process sharing the output directory; younger ones may still be written).
+const STALE_PARTIAL: Duration = Duration::from_secs(900);
+
+/// Saves the videos of succeeded tasks. Cheap to clone.
+#[derive(Clone)]
+pub struct Saver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    journal: Journal,
+    output_dir: Option<PathBuf>,
+    download_permits: Semaphore,
+    task_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Saver {
+    /// A saver into `output_dir`; with `None`, saving is off and [`Saver::save`] does nothing.
+    pub fn new(client: Client, journal: Journal, output_dir: Option<PathBuf>) -> Saver {
+        Saver {
+            inner: Arc::new(Inner {
+                client,
+                journal,
+                output_dir,
+                download_permits: Semaphore::new(CONCURRENT_DOWNLOADS),
+                task_locks: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Whether videos are saved to disk.
+    pub fn saving(&self) -> bool {
+        self.inner.output_dir.is_some()
+    }
+
+    /// The output directory, when saving.
+    pub fn output_dir(&self) -> Option<&Path> {
+        self.inner.output_dir.as_deref()
+    }
+
+    /// Saves every video of a succeeded task that is not saved yet, and returns where each one
+    /// is (`None` for one that could not be saved). Safe to call from several places at once:
+    /// one caller downloads, the others wait and see its result. Returns nothing when saving is
+    /// off.
+    pub async fn save(&self, result: &TaskResult) -> Vec<Option<SavedFile>> {
+        let task_id = result.task_id.as_str();
+        let Some(output_dir) = self.inner.output_dir.clone() else {
+            return Vec::new();
+        };
+        let task_lock = {
+            let mut locks = lock(&self.inner.task_locks);
+            Arc::clone(locks.entry(task_id.to_string()).or_default())
+        };
+        let saved = {
+            let _guard = task_lock.lock().await;
+            self.save_locked(result, &output_dir).await
+        };
+        // Forget the lock once nobody else holds or waits for it, so the map does not grow.
+        let mut locks = lock(&self.inner.task_locks);
+        if Arc::strong_count(&task_lock) <= 2 {
+            locks.remove(task_id);
+        }
+        saved
+    }
+
+    async fn save_locked(&self, result: &TaskResult, output_dir: &Path) -> Vec<Option<SavedFile>> {
+        let task_id = result.task_id.as_str();
+        let journal = &self.inner.journal;
+        let mut entry = journal.get(task_id).await;
+        if !matches!(&entry, Ok(Some(e)) if e.videos.len() >= result.videos.len()) {
+            // Not recorded yet (or without these links): record first, so saves can be noted.
+            if let Err(e) = journal.record_result(result).await {
+                tracing::warn!(task_id, "cannot record the task: {e}");
+                return Vec::new();
+            }
+            entry = journal.get(task_id).await;
+        }
+        let entry = match entry {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return Vec::new(),
+            Err(e) => {
+                tracing::warn!(task_id, "cannot read the journal: {e}");
+                return Vec::new();
+            }
+        };
+        let Some(dir) = task_dir(output_dir, task_id) else {
+            let _ = journal
+                .record_save_failed(task_id, "the task id cannot be used as a directory name")
+                .await;
+            return Vec::new();
+        };
+        let count = result.videos.len();
+        let mut saved = Vec::with_capacity(count);
+        let mut last_error = None;
+        for (index, video) in result.videos.iter().enumerate() {
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
+            if let Some(done) = already_saved(&entry, index) {
+                saved.push(Some(done));
+                continue;
+            }
+            let path = dir.join(file_name(task_id, index, count));
+            match self.download(task_id, index, &video.url, &dir, &path).await {
+                Ok((url, bytes)) => {
+                    if let Err(e) = journal
+                        .record_saved(task_id, index, &url, &path, bytes)
+                        .await
+                    {
+                        tracing::warn!(task_id, "cannot record the saved file: {e}");
+                    }
+                    tracing::info!(task_id, path = %path.display(), bytes, "video saved");
+                    saved.push(Some(SavedFile {
+                        path,
+                        bytes: Some(bytes),
+                    }));
+                }
+                Err(e) => {
+                    tracing::warn!(task_id, index, "saving the video failed: {e}");
+                    last_error = Some(e.to_string());
+                    saved.push(None);
+                }
+            }
+        }
+        if let Some(error) = last_error {
+            let _ = journal.record_save_failed(task_id, &error).await;
+        }
+        saved
+    }
+
+    /// Downloads video `index` of `task_id` to `path`, retrying failures; an expired link is
+    /// replaced by a fresh one from the platform. Returns the link that worked and the size.
+    async fn download(
+        &self,
+        task_id: &str,
+        index: u32,
+        url: &str,
+        dir: &Path,
+        path: &Path,
+    ) -> Result<(String, u64), Error> {
+        let client = &self.inner.client;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| Error::LocalFile {
+                path: dir.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        veo_core::download::remove_stale_partials(path, STALE_PARTIAL).await;
+        let url = Mutex::new(url.to_string());
+        let expired = AtomicBool::new(false);
+        let no_fresh_link = AtomicBool::new(false);
+        let attempt = || async {
+            if expired.swap(false, Ordering::SeqCst) {
+                // Ask the platform again: a fresh query may carry freshly signed links.
+                if let Ok(fresh) = client.task_result(task_id).await
+                    && let Some(video) = fresh.videos.get(index as usize)
+                {
+                    let _ = self.inner.journal.record_result(&fresh).await;
+                    let mut current = lock(&url);
+                    no_fresh_link.store(video.url == *current, Ordering::SeqCst);
+                    *current = video.url.clone();
+                }
+            }
+            let current = lock(&url).clone();
+            let _permit = self.inner.download_permits.acquire().await;
+            match client.download(&current, path).await {
+                Ok(bytes) => Ok((current, bytes)),
+                Err(e) => {
+                    expired.store(matches!(e, Error::LinkExpired { .. }), Ordering::SeqCst);
+                    Err(e)
+                }
+            }
+        };
+        let policy = &client.config().retry;
+        attempt
+            .retry(policy.backoff(SAVE_ATTEMPTS))
+            // Every failure is worth another try (the file is checked before it counts), but
+            // an expired link the platform cannot refresh stays expired.
+            .when(|_| !no_fresh_link.load(Ordering::SeqCst))
+            .notify(|e, delay| {
+                tracing::debug!(task_id, ?delay, "download failed, retrying: {e}");
+            })
+            .await
+    }
+}
+
+/// The video `index` of `entry` if it is saved and still on disk.
+fn already_saved(entry: &TaskEntry, index: u32) -> Option<SavedFile> {
+    let video = entry.videos.iter().find(|v| v.index == index)?;
+    let path = video.path.clone()?;
+    path.is_file().then_some(SavedFile {
+        path,
+        bytes: video.bytes,
+    })
+}
+
+/// Locks `mutex`, recovering it if a panicking holder poisoned it (the data stays usable).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `task_id` as a file-name stem: itself when it is only ASCII letters, digits, `-` and `_`;
+/// otherwise the other characters become `_` and a hash of the original id is appended, so two
+/// ids never share a name.
+fn safe_stem(task_id: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if task_id.chars().all(plain) {
+        return task_id.to_string();
+    }
+    let cleaned: String = task_id
+        .chars()
+        .map(|c| if plain(c) { c } else { '_' })
+        .collect();
+    // FNV-1a: stable across runs and platforms, enough to tell ids apart.
+    let hash = task_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{cleaned}-{:08x}", hash as u32)
+}
+
+/// `<output_dir>/<task_id>`, or `None` if the id would not stay one plain directory inside it.
+pub fn task_dir(output_dir: &Path, task_id: &str) -> Option<PathBuf> {
+    let name = safe_stem(task_id);
+    let relative = Path::new(&name);
+    let single = relative.components().count() == 1
+        && matches!(relative.components().next(), Some(Component::Normal(_)));
+    (!name.is_empty() && name.len() <= 200 && single).then(|| output_dir.join(relative))
+}
+
+/// `<task_id>.mp4` for a single video, `<task_id>-<n>.mp4` (from 1) for several.
+fn file_name(task_id: &str, index: u32, count: usize) -> String {
+    let stem = safe_stem(task_id);
+    if count <= 1 {
+        format!("{stem}.mp4")
+    } else {
+        format!("{stem}-{}.mp4", index + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_directories_stay_inside_the_output_directory() {
+        let out = Path::new("/out");
+        assert_eq!(
+            task_dir(out, "abc-123"),
+            Some(PathBuf::from("/out/abc-123"))
+        );
+        for hostile in ["..", "../x", "/etc", "a/../../b", "C:\\x", "."] {
+            let dir = task_dir(out, hostile);
+            assert!(
+                dir.as_ref().is_none_or(|d| d.parent() == Some(out)),
+                "{hostile} → {dir:?}"
+            );
+        }
+        assert_eq!(task_dir(out, ""), None);
+        assert_ne!(
+            task_dir(out, "a.b"),
+            task_dir(out, "a_b"),
+            "no two ids share a folder"
+        );
+        assert_ne!(file_name("a:b", 0, 1), file_name("a_b", 0, 1));
+        assert_eq!(file_name("t", 0, 1), "t.mp4");
+        assert_eq!(file_name("t", 1, 2), "t-2.mp4");
+    }
+}
