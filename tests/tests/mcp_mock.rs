@@ -88,6 +88,7 @@ async fn a_video_is_generated_waited_for_with_progress_and_downloadable() {
             .await
             .unwrap();
         assert_eq!(&bytes[4..8], b"ftyp", "an MP4 file");
+        veo_core::download::check_mp4(&bytes).expect("a complete MP4");
     }
     let stats = mock.stats();
     assert_eq!(stats.tasks_created, 1, "exactly one paid task");

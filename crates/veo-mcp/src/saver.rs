@@ -12,7 +12,6 @@ use backon::Retryable as _;
 use tokio::sync::Semaphore;
 use veo_core::{Client, Error, TaskResult};
 
-use crate::app::report::SavedFile;
 use crate::journal::{Journal, TaskEntry};
 
 /// Attempts to download one video within one save.
@@ -22,6 +21,15 @@ const CONCURRENT_DOWNLOADS: usize = 2;
 /// A temporary download file older than this was left by an interrupted download (possibly
 /// of another process sharing the output directory; younger ones may still be written).
 const STALE_PARTIAL: Duration = Duration::from_secs(900);
+
+/// A video file on disk.
+#[derive(Clone, Debug)]
+pub struct SavedFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size in bytes, when known.
+    pub bytes: Option<u64>,
+}
 
 /// Saves the videos of succeeded tasks. Cheap to clone.
 #[derive(Clone)]

@@ -109,7 +109,7 @@ impl Run {
 }
 
 fn is_mp4(path: &Path) -> bool {
-    std::fs::read(path).is_ok_and(|b| b.len() > 8 && &b[4..8] == b"ftyp")
+    std::fs::read(path).is_ok_and(|b| veo_core::download::check_mp4(&b).is_ok())
 }
 
 const GENERATE: [&str; 6] = [

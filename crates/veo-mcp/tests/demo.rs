@@ -70,6 +70,7 @@ fn the_demo_generates_and_saves_a_video_without_a_key() {
     assert!(videos[0].to_string_lossy().contains(task_id), "{videos:?}");
     let bytes = std::fs::read(&videos[0]).unwrap();
     assert_eq!(&bytes[4..8], b"ftyp");
+    veo_core::download::check_mp4(&bytes).expect("a complete MP4");
     assert!(stdout.contains(&videos[0].display().to_string()));
 
     // Progress notifications arrived while waiting, and went to stderr only.

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use veo_core::{Client, PreparedRequest, TaskResult, TaskStatus, WaitOptions};
 
 pub use error::{AppError, ErrorClass};
-pub use report::{SavedFile, Submitted, TaskList, TaskReport, TaskSummary, VideoReport};
+pub use report::{Submitted, TaskList, TaskReport, TaskSummary, VideoReport};
 
 use crate::config::Config;
 use crate::journal::{self, Begin, Journal, NewSubmit, SubmitFailure, SubmitState, TaskFilter};

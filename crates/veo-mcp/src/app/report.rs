@@ -16,6 +16,7 @@ use veo_core::{
 
 use super::error::rfc3339;
 use crate::journal::TaskEntry;
+use crate::saver::SavedFile;
 
 /// Name of the submit operation (the `generate_transition_video` tool).
 pub const GENERATE_TOOL: &str = "generate_transition_video";
@@ -209,15 +210,6 @@ pub struct VideoReport {
     /// Where the video was saved on the server's machine, once saved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub saved_path: Option<String>,
-}
-
-/// A video file on disk.
-#[derive(Clone, Debug)]
-pub struct SavedFile {
-    /// Where it is.
-    pub path: PathBuf,
-    /// Its size in bytes, when known.
-    pub bytes: Option<u64>,
 }
 
 impl VideoReport {

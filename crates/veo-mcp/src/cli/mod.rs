@@ -38,7 +38,9 @@ macro_rules! note {
     }};
 }
 
-pub(crate) use {note, out};
+pub(crate) use note;
+#[cfg(feature = "demo")]
+pub(crate) use out;
 
 /// Longest a command waits for a finished task's videos to be saved.
 const SAVE_WAIT: Duration = Duration::from_secs(900);

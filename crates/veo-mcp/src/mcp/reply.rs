@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use veo_core::Error;
 
 use crate::app::AppError;
-use crate::app::report::SavedFile;
+use crate::saver::SavedFile;
 
 /// Key in a tool error's `_meta` naming its [`crate::app::ErrorClass`], so programs can tell invalid input
 /// from auth, upstream and local failures without parsing text.
