@@ -9,6 +9,8 @@
 //! Several processes may share one journal: the duplicate check and the insert of a new submit
 //! are one atomic step.
 
+#[cfg(test)]
+mod contract_tests;
 pub mod sqlite;
 
 use std::path::PathBuf;

@@ -1,0 +1,165 @@
+//! The journal's contract, as tests every backend must pass ([`backends`] lists them), in
+//! terms of [`JournalStore`] only.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use veo_core::{EffectiveParameters, TaskResult, TaskStatus};
+
+use super::{
+    Begin, Journal, JournalLocation, JournalStore, NewSubmit, SubmitFailure, SubmitId, SubmitState,
+    TaskEntry, TaskFilter,
+};
+
+/// A fresh, empty journal of every backend.
+pub(super) fn backends() -> Vec<Journal> {
+    vec![super::open(&JournalLocation::Memory).expect("an SQLite journal in memory")]
+}
+
+pub(super) fn submit(fingerprint: &str) -> NewSubmit {
+    NewSubmit {
+        fingerprint: fingerprint.into(),
+        prompt: "a fox".into(),
+        parameters: EffectiveParameters::from(&veo_core::TransitionRequest::new("a", "b", "p")),
+    }
+}
+
+pub(super) fn result(task_id: &str, status: &str, videos: usize) -> TaskResult {
+    let videos: Vec<Value> = (0..videos)
+        .map(|i| json!({"video_url": format!("http://x/{i}.mp4"), "video_url_ttl": "3600", "video_type": "mp4"}))
+        .collect();
+    TaskResult::from_json(
+        &json!({"task": {"task_id": task_id, "status": status, "progress_percent": 50, "reason": "why"}, "videos": videos}),
+        task_id,
+        SystemTime::now(),
+    )
+}
+
+pub(super) const WINDOW: Duration = Duration::from_secs(600);
+
+pub(super) async fn proceed(j: &dyn JournalStore, fingerprint: &str) -> SubmitId {
+    match j
+        .begin_submit(submit(fingerprint), WINDOW, false)
+        .await
+        .unwrap()
+    {
+        Begin::Proceed(id) => id,
+        Begin::Duplicate(entry) => panic!("{fingerprint} is a duplicate of {entry:?}"),
+    }
+}
+
+pub(super) async fn duplicate(j: &dyn JournalStore, fingerprint: &str) -> TaskEntry {
+    match j
+        .begin_submit(submit(fingerprint), WINDOW, false)
+        .await
+        .unwrap()
+    {
+        Begin::Duplicate(entry) => *entry,
+        Begin::Proceed(_) => panic!("{fingerprint} proceeded"),
+    }
+}
+
+#[tokio::test]
+async fn identical_requests_within_the_window_are_one_task() {
+    for j in backends() {
+        let id = proceed(&*j, "f1").await;
+        // While the first is still being sent, a twin sees it.
+        assert_eq!(
+            duplicate(&*j, "f1").await.submit_state,
+            SubmitState::Sending
+        );
+        j.record_submitted(id, "t-1").await.unwrap();
+        let entry = duplicate(&*j, "f1").await;
+        assert_eq!(entry.task_id.as_deref(), Some("t-1"));
+        assert_eq!(
+            entry.parameters,
+            Some(submit("f1").parameters),
+            "typed round trip"
+        );
+        assert!(matches!(
+            j.begin_submit(submit("f1"), WINDOW, true).await.unwrap(),
+            Begin::Proceed(_)
+        ));
+        proceed(&*j, "f2").await;
+        // Outside the window, or after the task failed, a new submit goes ahead.
+        assert!(matches!(
+            j.begin_submit(submit("f1"), Duration::ZERO, false)
+                .await
+                .unwrap(),
+            Begin::Proceed(_)
+        ));
+        let id3 = proceed(&*j, "f3").await;
+        j.record_submitted(id3, "t-3").await.unwrap();
+        j.record_result(&result("t-3", "TASK_STATUS_FAILED", 0))
+            .await
+            .unwrap();
+        let failed = j.get("t-3").await.unwrap().unwrap();
+        assert_eq!(failed.failure_reason.as_deref(), Some("why"));
+        assert_eq!(failed.submit_error, None);
+        proceed(&*j, "f3").await;
+        // A rejected submit does not block a new attempt; one in doubt does.
+        let rejected = proceed(&*j, "f4").await;
+        j.record_submit_failed(rejected, SubmitFailure::Rejected, "HTTP 400")
+            .await
+            .unwrap();
+        proceed(&*j, "f4").await;
+        let doubtful = proceed(&*j, "f5").await;
+        j.record_submit_failed(doubtful, SubmitFailure::OutcomeUnknown, "reply lost")
+            .await
+            .unwrap();
+        let entry = duplicate(&*j, "f5").await;
+        assert_eq!(entry.submit_state, SubmitState::OutcomeUnknown);
+        assert_eq!(entry.submit_error.as_deref(), Some("reply lost"));
+    }
+}
+
+#[tokio::test]
+async fn a_task_seen_but_never_submitted_here_is_adopted_without_parameters() {
+    for j in backends() {
+        j.record_result(&result("elsewhere", "TASK_STATUS_QUEUED", 0))
+            .await
+            .unwrap();
+        let entry = j.get("elsewhere").await.unwrap().unwrap();
+        assert_eq!(entry.submit_state, SubmitState::Submitted);
+        assert_eq!(entry.status, Some(TaskStatus::Queued));
+        assert_eq!(entry.parameters, None);
+    }
+}
+
+#[tokio::test]
+async fn a_reissued_task_id_does_not_lose_the_new_task() {
+    for j in backends() {
+        let mut ids = Vec::new();
+        for fingerprint in ["old", "new"] {
+            let id = proceed(&*j, fingerprint).await;
+            j.record_submitted(id, "same-id").await.unwrap();
+            ids.push(id);
+        }
+        assert_eq!(j.get("same-id").await.unwrap().unwrap().local_id, ids[1]);
+        let old = j.get_local(ids[0]).await.unwrap().unwrap();
+        assert_eq!(
+            old.task_id,
+            Some(format!("same-id~superseded-{}", ids[0].0))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_submit_interrupted_by_a_crash_becomes_unknown() {
+    for j in backends() {
+        let id = proceed(&*j, "f").await;
+        assert_eq!(
+            j.recover_interrupted(Duration::from_secs(60))
+                .await
+                .unwrap(),
+            0,
+            "too recent"
+        );
+        assert_eq!(j.recover_interrupted(Duration::ZERO).await.unwrap(), 1);
+        let entry = j.get_local(id).await.unwrap().unwrap();
+        assert_eq!(entry.submit_state, SubmitState::OutcomeUnknown);
+        assert!(entry.submit_error.unwrap().contains("stopped"));
+        let listed = j.list(Some(TaskFilter::OutcomeUnknown), 10).await.unwrap();
+        assert_eq!(listed.len(), 1);
+    }
+}
