@@ -8,6 +8,7 @@ use std::time::Duration;
 use veo_core::{ImagePolicy, PreparedRequest, TaskStatus, TransitionRequest};
 use veo_mcp::app::{App, ErrorClass, ResultOptions};
 use veo_mcp::journal::TaskFilter;
+use veo_mcp::spend::CannotAsk;
 use veo_mock::MockConfig;
 use veo_tests::{config, mock, png_base64};
 
@@ -30,9 +31,9 @@ async fn the_app_submits_once_waits_with_updates_and_saves() {
     .await
     .unwrap();
     let request = prepared("straight to the app").await;
-    let submitted = app.submit(&request, false).await.unwrap();
+    let submitted = app.submit(&request, false, &CannotAsk).await.unwrap();
     assert!(!submitted.deduplicated);
-    let again = app.submit(&request, false).await.unwrap();
+    let again = app.submit(&request, false, &CannotAsk).await.unwrap();
     assert!(again.deduplicated);
     assert_eq!(again.task_id, submitted.task_id);
     assert_eq!(mock.stats().tasks_created, 1, "nothing was paid twice");
@@ -50,7 +51,10 @@ async fn the_app_submits_once_waits_with_updates_and_saves() {
         .await
         .unwrap();
     assert_eq!(report.status, TaskStatus::Succeeded);
-    assert!(updates.load(Ordering::SeqCst) >= 1, "the wait reported updates");
+    assert!(
+        updates.load(Ordering::SeqCst) >= 1,
+        "the wait reported updates"
+    );
     let saved = report.videos[0].saved_path.as_deref().expect("saved");
     let bytes = std::fs::read(saved).unwrap();
     veo_core::download::check_mp4(&bytes).expect("a complete MP4");
@@ -68,7 +72,7 @@ async fn errors_carry_their_class_and_nothing_is_sent_for_them() {
         .await
         .unwrap();
     let refused = no_key
-        .submit(&prepared("no key").await, false)
+        .submit(&prepared("no key").await, false, &CannotAsk)
         .await
         .unwrap_err();
     assert_eq!(refused.class(), ErrorClass::MissingApiKey);
@@ -99,12 +103,11 @@ async fn only_an_app_with_a_background_watcher_follows_tasks_unasked() {
     // The test config's watcher polls 300 ms after a submit.
     for background in [false, true] {
         mock.reset();
-        let app = App::start(
-            config(mock.base_url(), Some(mock.api_key())).with_background(background),
-        )
-        .await
-        .unwrap();
-        app.submit(&prepared(&format!("background {background}")).await, false)
+        let app =
+            App::start(config(mock.base_url(), Some(mock.api_key())).with_background(background))
+                .await
+                .unwrap();
+        app.submit(&prepared(&format!("background {background}")).await, false, &CannotAsk)
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -375,6 +375,13 @@ pub struct EffectiveParameters {
     pub person_generation: PersonGeneration,
 }
 
+impl EffectiveParameters {
+    /// Seconds of video the task makes, the unit it is billed in: duration × sample count.
+    pub fn video_seconds(&self) -> u64 {
+        u64::from(self.duration_seconds.seconds()) * u64::from(self.sample_count)
+    }
+}
+
 impl From<&TransitionRequest> for EffectiveParameters {
     fn from(r: &TransitionRequest) -> Self {
         EffectiveParameters {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use veo_core::{ClientConfig, ImagePolicy, Model};
 
+use crate::spend::SpendLimits;
 use crate::journal::JournalLocation;
 
 /// Longest `wait_seconds` a single `get_task_result` call may use by default: below the ~60 s
@@ -54,6 +55,8 @@ pub struct Config {
     pub dedup_window: Duration,
     /// How the background watcher polls.
     pub watch: PollTiming,
+    /// Spend limits, confirmation threshold and prices.
+    pub spend: SpendLimits,
     /// Whether a background watcher follows submitted tasks, saves their videos unasked and
     /// picks up the journal's unfinished tasks at start (the server does; a one-shot command
     /// does not, as it exits soon after).
@@ -63,8 +66,8 @@ pub struct Config {
 impl Default for Config {
     /// The platform's public API (the key from nowhere: set one), the default model, frames
     /// from the current and home directories, 50 s waits, videos saved to
-    /// [`default_output_dir`], the journal at [`default_journal`], a 600 s dedup window and a
-    /// background watcher.
+    /// [`default_output_dir`], the journal at [`default_journal`], a 600 s dedup window, no spend
+    /// limits and a background watcher.
     fn default() -> Self {
         Config {
             client: ClientConfig {
@@ -78,6 +81,7 @@ impl Default for Config {
             journal: JournalLocation::File(default_journal()),
             dedup_window: Duration::from_secs(600),
             watch: PollTiming::default(),
+            spend: SpendLimits::default(),
             background: true,
         }
     }
@@ -133,6 +137,12 @@ impl Config {
     /// Sets how the background watcher polls.
     pub fn with_poll_timing(mut self, timing: PollTiming) -> Config {
         self.watch = timing;
+        self
+    }
+
+    /// Sets the spend limits, confirmation threshold and prices.
+    pub fn with_spend_limits(mut self, spend: SpendLimits) -> Config {
+        self.spend = spend;
         self
     }
 

@@ -6,6 +6,7 @@
 //!   [`cli`]: the `generate`, `status` and `tasks` commands, adapting clap arguments to it.
 //! - [`app`]: what veo does, whoever asks ([`App`]): submit once, wait and save, list.
 //! - [`journal`]: every submit and what became of it (SQLite).
+//! - [`spend`]: spend limits, prices and confirmation before expensive calls.
 //! - [`watcher`]: following submitted tasks in the background; [`saver`]: saving their videos.
 //! - [`transport`]: stdio and streamable HTTP; [`logging`]: stderr-only logs.
 //! - `demo` (feature `demo`): `veo-mcp demo`, the whole MCP exchange against an in-process mock.
@@ -19,6 +20,7 @@ pub mod journal;
 pub mod logging;
 pub mod mcp;
 pub mod saver;
+pub mod spend;
 pub mod transport;
 pub mod watcher;
 

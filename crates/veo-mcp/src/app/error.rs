@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use veo_core::{Error, InvalidInput};
 
 use crate::journal::JournalError;
+use crate::spend::{LimitKind, LimitReached};
 
 /// Why an operation of the application failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,26 @@ pub enum AppError {
         since: SystemTime,
     },
 
+    /// Sending would pass a spend limit set by the person who runs veo; nothing was sent.
+    #[error("{}", limit_text(.0))]
+    LimitReached(LimitReached),
+
+    /// The person was asked to confirm the call and declined (or cancelled); nothing was sent.
+    #[error("the person declined to make this video ({video_seconds} s of video); nothing was sent.")]
+    Declined {
+        /// Seconds of video the call would have made.
+        video_seconds: u64,
+    },
+
+    /// The call needs the person's confirmation and there is no way to ask; nothing was sent.
+    #[error("this call would make {video_seconds} s of video, above the {threshold} s that need the person's confirmation, and there is no way to ask for it here; nothing was sent.")]
+    ConfirmationUnavailable {
+        /// Seconds of video the call would make.
+        video_seconds: u64,
+        /// The confirmation threshold.
+        threshold: u64,
+    },
+
     /// An identical request was sent recently and its outcome is unknown; it was not resent.
     #[error("an identical request (same frames, prompt and parameters) was sent at {} and its outcome is unknown: {}. It was not sent again, so nothing was charged now.", rfc3339(*since), detail.as_deref().unwrap_or("no task id came back"))]
     OutcomeInDoubt {
@@ -50,6 +71,25 @@ pub enum AppError {
         /// What is known of its failure.
         detail: Option<String>,
     },
+}
+
+fn limit_text(limit: &LimitReached) -> String {
+    match limit.kind {
+        LimitKind::PerCall => format!(
+            "this call would make {} s of video (duration_seconds × sample_count), more than the {} s one call may make; nothing was sent",
+            limit.requested_seconds, limit.limit_seconds
+        ),
+        LimitKind::PerDay => {
+            let when = match limit.fits_at {
+                Some(at) => format!("a call of this size becomes possible at {}", rfc3339(at)),
+                None => "a call of this size never fits: it is larger than the whole daily limit".into(),
+            };
+            format!(
+                "this call would make {} s of video, and {} of the {} s allowed per 24 hours are used; nothing was sent. {when}",
+                limit.requested_seconds, limit.used_seconds, limit.limit_seconds
+            )
+        }
+    }
 }
 
 /// The class of an [`AppError`]: what kind of thing went wrong, for exit codes and for programs
@@ -86,12 +126,19 @@ pub enum ErrorClass {
     Journal,
     /// An identical request is being sent right now.
     SubmitInProgress,
+    /// A spend limit would be passed.
+    SpendLimit,
+    /// The person declined the call.
+    Declined,
+    /// The call needs a confirmation nobody can give here.
+    ConfirmationRequired,
 }
 
 impl ErrorClass {
     /// The class's name: `invalid_input`, `missing_api_key`, `auth`, `rate_limited`,
     /// `not_found`, `upstream`, `submit_outcome_unknown`, `network`, `timeout`, `bad_response`,
-    /// `link_expired`, `local_file`, `cancelled`, `journal` or `submit_in_progress`.
+    /// `link_expired`, `local_file`, `cancelled`, `journal`, `submit_in_progress`, `spend_limit`,
+    /// `declined` or `confirmation_required`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorClass::InvalidInput => "invalid_input",
@@ -109,6 +156,9 @@ impl ErrorClass {
             ErrorClass::Cancelled => "cancelled",
             ErrorClass::Journal => "journal",
             ErrorClass::SubmitInProgress => "submit_in_progress",
+            ErrorClass::SpendLimit => "spend_limit",
+            ErrorClass::Declined => "declined",
+            ErrorClass::ConfirmationRequired => "confirmation_required",
         }
     }
 }
@@ -137,6 +187,9 @@ impl AppError {
             AppError::FrameUnreadable(_) => ErrorClass::LocalFile,
             AppError::SubmitInProgress { .. } => ErrorClass::SubmitInProgress,
             AppError::OutcomeInDoubt { .. } => ErrorClass::SubmitOutcomeUnknown,
+            AppError::LimitReached(_) => ErrorClass::SpendLimit,
+            AppError::Declined { .. } => ErrorClass::Declined,
+            AppError::ConfirmationUnavailable { .. } => ErrorClass::ConfirmationRequired,
         }
     }
 }

@@ -7,17 +7,24 @@ pub mod error;
 pub mod report;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use backon::Retryable as _;
 use tokio_util::sync::CancellationToken;
-use veo_core::{Client, PreparedRequest, TaskResult, TaskStatus, WaitOptions};
+use veo_core::{
+    Client, EffectiveParameters, PreparedRequest, TaskResult, TaskStatus, WaitOptions,
+};
 
 pub use error::{AppError, ErrorClass};
 pub use report::{Submitted, TaskList, TaskReport, TaskSummary, VideoReport};
 
 use crate::config::Config;
-use crate::journal::{self, Begin, Journal, NewSubmit, SubmitFailure, SubmitState, TaskFilter};
+use crate::spend::{
+    self, Confirm, ConfirmRequest, Confirmation, LimitKind, LimitReached,
+};
+use crate::journal::{
+    self, Begin, Journal, NewSubmit, Spend, SubmitFailure, SubmitState, TaskFilter,
+};
 use crate::saver::Saver;
 use crate::watcher::Watcher;
 
@@ -122,42 +129,89 @@ impl App {
 
     /// Submits `prepared` once: written down in the journal first; an identical request within
     /// the dedup window is answered with the earlier task (unless `allow_duplicate`), one being
-    /// sent right now is waited for briefly, and one in doubt is never resent.
+    /// sent right now is waited for briefly, and one in doubt is never resent. A call that would
+    /// pass a spend limit is refused, and one above the confirmation threshold is sent only if
+    /// `confirm` says the person accepted; in both cases nothing is sent otherwise.
     pub async fn submit(
         &self,
         prepared: &PreparedRequest,
         allow_duplicate: bool,
+        confirm: &dyn Confirm,
     ) -> Result<Submitted, AppError> {
         let config = &self.inner.config;
+        let spend = &config.spend;
         let cap = self.max_wait_seconds();
+        let parameters = EffectiveParameters::from(&prepared.request);
+        let seconds = parameters.video_seconds();
+        let estimate = spend.estimate(&parameters);
+        if let Some(limit) = spend.per_call.filter(|limit| seconds > *limit) {
+            return Err(AppError::LimitReached(LimitReached {
+                kind: LimitKind::PerCall,
+                limit_seconds: limit,
+                used_seconds: 0,
+                requested_seconds: seconds,
+                fits_at: None,
+            }));
+        }
         let new = NewSubmit {
             fingerprint: prepared
                 .fingerprint()
                 .await
                 .map_err(AppError::FrameUnreadable)?,
             prompt: prepared.request.prompt.clone(),
-            parameters: (&prepared.request).into(),
+            parameters,
+        };
+        let submitted = |task_id: String, deduplicated: bool| {
+            Submitted::new(prepared, task_id, deduplicated, cap, estimate)
         };
         let allow_duplicate = allow_duplicate || config.dedup_window.is_zero();
+        let budget = spend.daily_budget();
+        let needs_confirmation = spend.confirm_above.is_some_and(|above| seconds > above);
+        let journal = &self.inner.journal;
+        // Ask the person only about a call that would really be sent: not one answered from
+        // the journal, nor one a limit refuses anyway.
+        let mut confirmed = !needs_confirmation;
+        if !confirmed {
+            let duplicate = if allow_duplicate {
+                None
+            } else {
+                journal
+                    .find_duplicate(&new.fingerprint, config.dedup_window)
+                    .await
+                    .map_err(AppError::JournalWrite)?
+            };
+            if duplicate.is_none() {
+                if let Some(budget) = budget {
+                    let spent = journal
+                        .spending(SystemTime::now() - budget.period)
+                        .await
+                        .map_err(AppError::JournalWrite)?;
+                    budget
+                        .check(&spent, seconds, SystemTime::now())
+                        .map_err(|spend| AppError::LimitReached(daily_limit(spend)))?;
+                }
+                self.confirm(confirm, &new.parameters, estimate).await?;
+                confirmed = true;
+            }
+        }
         // Wait for an identical request that is being sent right now (a retry racing the
         // original), but never past what a host allows a tool call.
         let give_up = Instant::now() + config.max_wait.min(RACING_SUBMIT_WAIT);
         let stale_after = config.client.submit_timeout + Duration::from_secs(30);
         let id = loop {
-            let begun = self
-                .inner
-                .journal
-                .begin_submit(new.clone(), config.dedup_window, allow_duplicate)
+            let begun = journal
+                .begin_submit(new.clone(), config.dedup_window, allow_duplicate, budget)
                 .await
                 .map_err(AppError::JournalWrite)?;
             let entry = match begun {
                 Begin::Proceed(id) => break id,
                 Begin::Duplicate(entry) => entry,
+                Begin::OverBudget(spend) => return Err(AppError::LimitReached(daily_limit(spend))),
             };
             match (entry.submit_state, entry.task_id) {
                 (SubmitState::Submitted, Some(task_id)) => {
                     tracing::info!(%task_id, "identical request within the window: not resubmitted");
-                    return Ok(Submitted::new(prepared, task_id, true, cap));
+                    return Ok(submitted(task_id, true));
                 }
                 (SubmitState::Sending, _)
                     if entry.created_at.elapsed().unwrap_or_default() < stale_after =>
@@ -177,7 +231,16 @@ impl App {
                 }
             }
         };
-        let journal = &self.inner.journal;
+        if !confirmed {
+            // The identical request seen before asking went away meanwhile (it failed): this
+            // one is new after all, so the person decides now.
+            if let Err(e) = self.confirm(confirm, &new.parameters, estimate).await {
+                let _ = journal
+                    .record_submit_failed(id, SubmitFailure::Rejected, &e.to_string())
+                    .await;
+                return Err(e);
+            }
+        }
         let task_id = match self.inner.client.submit(prepared).await {
             Ok(task_id) => task_id,
             Err(e) => {
@@ -207,7 +270,32 @@ impl App {
         if let Some(watcher) = &self.inner.watcher {
             watcher.watch(task_id.clone());
         }
-        Ok(Submitted::new(prepared, task_id, false, cap))
+        Ok(submitted(task_id, false))
+    }
+
+    /// Asks the person through `confirm` whether to make a video with `parameters`.
+    async fn confirm(
+        &self,
+        confirm: &dyn Confirm,
+        parameters: &EffectiveParameters,
+        estimate: Option<f64>,
+    ) -> Result<(), AppError> {
+        let seconds = parameters.video_seconds();
+        let request = ConfirmRequest {
+            message: spend::confirmation_question(parameters, estimate),
+            video_seconds: seconds,
+            estimated_cost: estimate,
+        };
+        match confirm.confirm(&request).await {
+            Confirmation::Accepted => Ok(()),
+            Confirmation::Declined => Err(AppError::Declined {
+                video_seconds: seconds,
+            }),
+            Confirmation::Unavailable => Err(AppError::ConfirmationUnavailable {
+                video_seconds: seconds,
+                threshold: self.inner.config.spend.confirm_above.unwrap_or_default(),
+            }),
+        }
     }
 
     /// Reports where `task_id` stands, waiting up to the requested time for it to end;
@@ -342,5 +430,15 @@ impl App {
                 .output_dir()
                 .map(|d| d.display().to_string()),
         })
+    }
+}
+
+fn daily_limit(spend: Spend) -> LimitReached {
+    LimitReached {
+        kind: LimitKind::PerDay,
+        limit_seconds: spend.budget.limit_seconds,
+        used_seconds: spend.used_seconds,
+        requested_seconds: spend.requested_seconds,
+        fits_at: spend.fits_at,
     }
 }

@@ -59,6 +59,11 @@ pub struct Submitted {
     pub model: Model,
     /// Every parameter as sent, defaults filled in.
     pub parameters: EffectiveParameters,
+    /// Seconds of video this task makes (duration_seconds × sample_count), what it is paid by.
+    pub video_seconds: u64,
+    /// Estimated cost, when the server knows the model's price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_cost: Option<f64>,
     /// What was read from each frame.
     pub frames: Vec<FrameSummary>,
     /// Things worth knowing that did not stop the request (e.g. aspect ratio mismatches).
@@ -90,13 +95,15 @@ pub struct FrameSummary {
 
 impl Submitted {
     /// The report of a submit of `prepared` that has (or, deduplicated, already had) `task_id`;
-    /// `cap` is the longest wait one result call may ask for.
+    /// `cap` is the longest wait one result call may ask for; `estimated_cost` its price, if known.
     pub fn new(
         prepared: &PreparedRequest,
         task_id: String,
         deduplicated: bool,
         cap: u64,
+        estimated_cost: Option<f64>,
     ) -> Submitted {
+        let parameters = EffectiveParameters::from(&prepared.request);
         let frames = [
             ("image", &prepared.first_frame),
             ("last_image", &prepared.last_frame),
@@ -115,7 +122,9 @@ impl Submitted {
             status: "submitted".into(),
             deduplicated,
             model: prepared.request.model,
-            parameters: EffectiveParameters::from(&prepared.request),
+            video_seconds: parameters.video_seconds(),
+            estimated_cost,
+            parameters,
             frames,
             warnings: prepared.warnings.clone(),
             next_step: format!(

@@ -207,6 +207,10 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub allow_duplicate: bool,
 
+    /// Confirm a video above --confirm-above-seconds without being asked.
+    #[arg(long)]
+    pub yes: bool,
+
     /// Return as soon as the task is submitted; check it later with `veo-mcp status`.
     #[arg(long, conflicts_with = "wait", help_heading = "Waiting")]
     pub no_wait: bool,

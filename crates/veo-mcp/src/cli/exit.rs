@@ -21,6 +21,8 @@ pub enum Exit {
     Failed = 4,
     /// The task was still running when the wait ended.
     StillRunning = 5,
+    /// A spend limit, or the person, refused the call; nothing was sent.
+    Refused = 6,
     /// Interrupted with Ctrl-C.
     Interrupted = 130,
 }
@@ -44,6 +46,9 @@ impl From<ErrorClass> for Exit {
             | ErrorClass::SubmitOutcomeUnknown
             | ErrorClass::LinkExpired => Exit::Failed,
             ErrorClass::Cancelled => Exit::Interrupted,
+            ErrorClass::SpendLimit | ErrorClass::Declined | ErrorClass::ConfirmationRequired => {
+                Exit::Refused
+            }
             ErrorClass::Network
             | ErrorClass::Timeout
             | ErrorClass::LocalFile
@@ -153,6 +158,13 @@ fn advice(error: &AppError) -> Option<&'static str> {
         }
         AppError::JournalWrite(_) | AppError::JournalRead(_) => {
             "Check that the journal's directory is writable (--journal, VEO_JOURNAL)."
+        }
+        AppError::LimitReached(_) => {
+            "The limits are set with --max-video-seconds-per-call and --max-video-seconds-per-day (VEO_MAX_VIDEO_SECONDS_PER_CALL, VEO_MAX_VIDEO_SECONDS_PER_DAY)."
+        }
+        AppError::Declined { .. } => return None,
+        AppError::ConfirmationUnavailable { .. } => {
+            "Run it at a terminal to be asked, or pass --yes to confirm it; the threshold is --confirm-above-seconds (VEO_CONFIRM_ABOVE_SECONDS)."
         }
         AppError::Core(Error::Cancelled) => return None,
     })

@@ -20,6 +20,7 @@ pub use progress::ProgressDisplay;
 use crate::app::report::status_phrase;
 use crate::app::{App, AppError, ResultOptions, TaskReport};
 use crate::config::Config;
+use crate::spend::{Confirm, ConfirmRequest, Confirmation};
 use args::{CommonArgs, GenerateArgs, StatusArgs, TasksArgs};
 
 /// Like `println!`, but a closed stdout (`veo-mcp tasks | head -1`) is not an error.
@@ -84,7 +85,8 @@ pub async fn generate(args: GenerateArgs, common: &CommonArgs) -> Result<Exit, F
         .await
         .map_err(|invalid| Failure::from(AppError::from(invalid)))?;
     let app = start(config).await?;
-    let submitted = app.submit(&prepared, args.allow_duplicate).await?;
+    let ask = AtTheTerminal { yes: args.yes };
+    let submitted = app.submit(&prepared, args.allow_duplicate, &ask).await?;
     let task_id = submitted.task_id.clone();
     note!("{}", submitted.summary());
     if submitted.deduplicated {
@@ -129,6 +131,41 @@ pub async fn generate(args: GenerateArgs, common: &CommonArgs) -> Result<Exit, F
         args.wait > 0,
         app.config().output_dir.is_some(),
     ))
+}
+
+/// Confirmation at the command line: `--yes`, or a question on stderr answered on stdin when
+/// both are a terminal; otherwise nobody can be asked.
+struct AtTheTerminal {
+    yes: bool,
+}
+
+#[async_trait::async_trait]
+impl Confirm for AtTheTerminal {
+    async fn confirm(&self, request: &ConfirmRequest) -> Confirmation {
+        use std::io::IsTerminal as _;
+        if self.yes {
+            return Confirmation::Accepted;
+        }
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return Confirmation::Unavailable;
+        }
+        let question = format!("{} [y/N] ", request.message);
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "{question}");
+            let _ = err.flush();
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        })
+        .await;
+        match answer {
+            Ok(Ok(line)) if matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes") => {
+                Confirmation::Accepted
+            }
+            _ => Confirmation::Declined,
+        }
+    }
 }
 
 /// `veo-mcp status`.

@@ -39,23 +39,23 @@ pub(super) const WINDOW: Duration = Duration::from_secs(600);
 
 pub(super) async fn proceed(j: &dyn JournalStore, fingerprint: &str) -> SubmitId {
     match j
-        .begin_submit(submit(fingerprint), WINDOW, false)
+        .begin_submit(submit(fingerprint), WINDOW, false, None)
         .await
         .unwrap()
     {
         Begin::Proceed(id) => id,
-        Begin::Duplicate(entry) => panic!("{fingerprint} is a duplicate of {entry:?}"),
+        other => panic!("{fingerprint} did not proceed: {other:?}"),
     }
 }
 
 pub(super) async fn duplicate(j: &dyn JournalStore, fingerprint: &str) -> TaskEntry {
     match j
-        .begin_submit(submit(fingerprint), WINDOW, false)
+        .begin_submit(submit(fingerprint), WINDOW, false, None)
         .await
         .unwrap()
     {
         Begin::Duplicate(entry) => *entry,
-        Begin::Proceed(_) => panic!("{fingerprint} proceeded"),
+        other => panic!("{fingerprint} is not a duplicate: {other:?}"),
     }
 }
 
@@ -77,13 +77,13 @@ async fn identical_requests_within_the_window_are_one_task() {
             "typed round trip"
         );
         assert!(matches!(
-            j.begin_submit(submit("f1"), WINDOW, true).await.unwrap(),
+            j.begin_submit(submit("f1"), WINDOW, true, None).await.unwrap(),
             Begin::Proceed(_)
         ));
         proceed(&*j, "f2").await;
         // Outside the window, or after the task failed, a new submit goes ahead.
         assert!(matches!(
-            j.begin_submit(submit("f1"), Duration::ZERO, false)
+            j.begin_submit(submit("f1"), Duration::ZERO, false, None)
                 .await
                 .unwrap(),
             Begin::Proceed(_)

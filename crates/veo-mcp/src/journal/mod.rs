@@ -220,6 +220,68 @@ pub enum Begin {
     Proceed(SubmitId),
     /// An identical request was submitted within the window: do not pay again.
     Duplicate(Box<TaskEntry>),
+    /// Sending it would pass the spend budget: nothing was recorded.
+    OverBudget(Spend),
+}
+
+/// A ceiling on the seconds of video submitted within a rolling period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Most seconds of video (duration × samples) per period.
+    pub limit_seconds: u64,
+    /// The rolling period, e.g. 24 hours.
+    pub period: Duration,
+}
+
+/// How much of a [`Budget`] is used, when a request does not fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spend {
+    /// Seconds of video already submitted (or maybe submitted) within the period.
+    pub used_seconds: u64,
+    /// The seconds the request asked for.
+    pub requested_seconds: u64,
+    /// The budget.
+    pub budget: Budget,
+    /// When a request of this size fits again; `None` if it never does (it is larger than the
+    /// whole budget).
+    pub fits_at: Option<SystemTime>,
+}
+
+impl Budget {
+    /// Whether `requested` seconds fit beside `spent` (when and how many seconds of every
+    /// submit that may have been paid within the period, any order) at `now`; if not, how the
+    /// budget stands and when a request of this size fits again.
+    pub fn check(
+        &self,
+        spent: &[(SystemTime, u64)],
+        requested: u64,
+        now: SystemTime,
+    ) -> Result<(), Spend> {
+        let since = now.checked_sub(self.period).unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut within: Vec<(SystemTime, u64)> =
+            spent.iter().copied().filter(|(at, _)| *at > since).collect();
+        let used: u64 = within.iter().map(|(_, s)| s).sum();
+        if used.saturating_add(requested) <= self.limit_seconds {
+            return Ok(());
+        }
+        // The oldest submits leave the window first: find the one whose leaving makes room.
+        within.sort_by_key(|(at, _)| *at);
+        let mut remaining = used;
+        let fits_at = if requested > self.limit_seconds {
+            None
+        } else {
+            within.iter().find_map(|(at, seconds)| {
+                remaining -= seconds;
+                (remaining + requested <= self.limit_seconds).then(|| *at + self.period)
+            })
+        };
+        Err(Spend {
+            used_seconds: used,
+            requested_seconds: requested,
+            budget: *self,
+            fits_at,
+        })
+    }
 }
 
 /// A journal failure; the text names the journal.
@@ -242,14 +304,29 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     async fn recover_interrupted(&self, older_than: Duration) -> Result<usize, JournalError>;
 
     /// Records a submit about to be sent, unless an identical one (same fingerprint) was
-    /// submitted within `window` and did not fail: then that one is returned instead. With
-    /// `allow_duplicate`, always records a new submit.
+    /// submitted within `window` and did not fail: then that one is returned instead (with
+    /// `allow_duplicate`, never). With a `budget`, a submit whose seconds of video would pass
+    /// it is not recorded either. The checks and the insert are one atomic step, so concurrent
+    /// submits (of any process sharing the journal) never pass the budget together.
     async fn begin_submit(
         &self,
         new: NewSubmit,
         window: Duration,
         allow_duplicate: bool,
+        budget: Option<Budget>,
     ) -> Result<Begin, JournalError>;
+
+    /// The most recent identical submit (same fingerprint) within `window` that did not fail,
+    /// if any: what [`JournalStore::begin_submit`] would answer with, without recording.
+    async fn find_duplicate(
+        &self,
+        fingerprint: &str,
+        window: Duration,
+    ) -> Result<Option<TaskEntry>, JournalError>;
+
+    /// When and how many seconds of video every submit since `since` that may have been paid
+    /// (all but the rejected) asked for.
+    async fn spending(&self, since: SystemTime) -> Result<Vec<(SystemTime, u64)>, JournalError>;
 
     /// Records the task id the platform gave a submit. Should an older entry hold the same id
     /// (the platform issued it again: a restarted local mock does), the older one keeps its

@@ -13,17 +13,29 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use veo_core::{EffectiveParameters, TaskResult, TaskStatus};
 
 use super::{
-    Begin, JournalError, JournalLocation, JournalStore, NewSubmit, SubmitFailure, SubmitId,
+    Begin, Budget, JournalError, JournalLocation, JournalStore, NewSubmit, SubmitFailure, SubmitId,
     SubmitState, TaskEntry, TaskFilter, VideoEntry,
 };
 
 /// Schema migrations, in order: migration `n` (from 1) brings `user_version` from `n - 1` to
 /// `n`. Journals made before versioning (version 0, tables present) pass through the first one
 /// unchanged, as it only creates what is missing.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("sqlite/001_initial.sql"),
     include_str!("sqlite/002_split_detail.sql"),
+    include_str!("sqlite/003_video_seconds.sql"),
 ];
+
+/// The duplicate check of `begin_submit` and `find_duplicate`.
+const FIND_DUPLICATE: &str = "SELECT id FROM submits
+     WHERE fingerprint = ?1 AND created_at > ?2
+       AND submit_state != 'rejected'
+       AND (status IS NULL OR status != 'failed')
+     ORDER BY id DESC LIMIT 1";
+
+/// Every submit since a time that may have been paid.
+const SPENDING: &str = "SELECT created_at, video_seconds FROM submits
+     WHERE created_at > ?1 AND submit_state != 'rejected'";
 
 /// A unit of work for the journal's thread.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -193,48 +205,73 @@ impl JournalStore for SqliteJournal {
         new: NewSubmit,
         window: Duration,
         allow_duplicate: bool,
+        budget: Option<Budget>,
     ) -> Result<Begin, JournalError> {
-        let now = millis(SystemTime::now());
-        let since = now - duration_ms(window);
+        let now = SystemTime::now();
+        let since = millis(now) - duration_ms(window);
+        let seconds = new.parameters.video_seconds();
         let parameters = serde_json::to_string(&new.parameters).map_err(|e| JournalError {
             location: self.location.to_string(),
             message: format!("cannot store the parameters: {e}"),
         })?;
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if !allow_duplicate {
-                let existing: Option<i64> = tx
-                    .prepare_cached(
-                        "SELECT id FROM submits
-                         WHERE fingerprint = ?1 AND created_at > ?2
-                           AND submit_state != 'rejected'
-                           AND (status IS NULL OR status != 'failed')
-                         ORDER BY id DESC LIMIT 1",
-                    )?
+            let duplicate: Option<i64> = if allow_duplicate {
+                None
+            } else {
+                tx.prepare_cached(FIND_DUPLICATE)?
                     .query_row(params![new.fingerprint, since], |row| row.get(0))
-                    .optional()?;
-                if let Some(id) = existing {
-                    let entry = load_entry(&tx, id)?;
-                    tx.commit()?;
-                    return Ok(Begin::Duplicate(Box::new(entry)));
+                    .optional()?
+            };
+            if let Some(id) = duplicate {
+                let entry = load_entry(&tx, id)?;
+                tx.commit()?;
+                return Ok(Begin::Duplicate(Box::new(entry)));
+            }
+            if let Some(budget) = budget {
+                let spent = spending(&tx, now.checked_sub(budget.period).unwrap_or(UNIX_EPOCH))?;
+                if let Err(spend) = budget.check(&spent, seconds, now) {
+                    return Ok(Begin::OverBudget(spend));
                 }
             }
             tx.prepare_cached(
-                "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 'sending')",
+                "INSERT INTO submits (fingerprint, model, prompt, parameters, video_seconds, created_at, updated_at, submit_state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sending')",
             )?
             .execute(params![
                 new.fingerprint,
                 new.parameters.model.as_str(),
                 new.prompt,
                 parameters,
-                now
+                i64::try_from(seconds).unwrap_or(i64::MAX),
+                millis(now)
             ])?;
             let id = tx.last_insert_rowid();
             tx.commit()?;
             Ok(Begin::Proceed(SubmitId(id)))
         })
         .await
+    }
+
+    async fn find_duplicate(
+        &self,
+        fingerprint: &str,
+        window: Duration,
+    ) -> Result<Option<TaskEntry>, JournalError> {
+        let fingerprint = fingerprint.to_string();
+        let since = millis(SystemTime::now()) - duration_ms(window);
+        self.run(move |c| {
+            let id: Option<i64> = c
+                .prepare_cached(FIND_DUPLICATE)?
+                .query_row(params![fingerprint, since], |row| row.get(0))
+                .optional()?;
+            id.map(|id| load_entry(c, id)).transpose()
+        })
+        .await
+    }
+
+    async fn spending(&self, since: SystemTime) -> Result<Vec<(SystemTime, u64)>, JournalError> {
+        self.run(move |c| spending(c, since)).await
     }
 
     async fn record_submitted(&self, id: SubmitId, task_id: &str) -> Result<(), JournalError> {
@@ -454,6 +491,15 @@ impl JournalStore for SqliteJournal {
         })
         .await
     }
+}
+
+fn spending(c: &Connection, since: SystemTime) -> rusqlite::Result<Vec<(SystemTime, u64)>> {
+    c.prepare_cached(SPENDING)?
+        .query_map(params![millis(since)], |r| {
+            let seconds: i64 = r.get(1)?;
+            Ok((from_millis(r.get(0)?), u64::try_from(seconds).unwrap_or(0)))
+        })?
+        .collect()
 }
 
 fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {

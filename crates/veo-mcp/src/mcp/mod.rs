@@ -9,6 +9,7 @@
 //! (descriptions, the default model, the wait limit) are filled in by [`VeoServer::new`].
 
 pub mod args;
+pub mod confirm;
 pub mod progress;
 pub mod reply;
 
@@ -93,14 +94,21 @@ impl VeoServer {
             open_world_hint = true
         )
     )]
-    async fn generate_transition_video(&self, args: JsonObject) -> CallToolResult {
+    async fn generate_transition_video(
+        &self,
+        args: JsonObject,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let config = self.app.config();
         let (prepared, allow_duplicate) =
             match args::generate_args(args, config.default_model, &config.image_policy).await {
                 Ok(parsed) => parsed,
                 Err(invalid) => return AppError::from(invalid).into(),
             };
-        match self.app.submit(&prepared, allow_duplicate).await {
+        let ask = confirm::Elicitation {
+            peer: context.peer.clone(),
+        };
+        match self.app.submit(&prepared, allow_duplicate, &ask).await {
             Ok(submitted) => reply::structured(&submitted, submitted.text()),
             Err(e) => e.into(),
         }

@@ -76,6 +76,15 @@ fn advice(error: &AppError) -> Option<&'static str> {
         AppError::SubmitInProgress { .. } => {
             "Call list_tasks in a minute to see its task_id, then get_task_result with it."
         }
+        AppError::LimitReached(_) => {
+            "Only the person who runs this server can raise the limit; an agent cannot. Tell the user the limit and when the next call fits, or ask for fewer samples or a shorter video."
+        }
+        AppError::Declined { .. } => {
+            "Do not submit it again unless the user asks for it; a shorter video or fewer samples may not need confirmation."
+        }
+        AppError::ConfirmationUnavailable { .. } => {
+            "This host cannot show the confirmation (it does not support MCP elicitation). Ask for a shorter video or fewer samples, or ask the person who runs this server to raise --confirm-above-seconds (VEO_CONFIRM_ABOVE_SECONDS)."
+        }
         AppError::OutcomeInDoubt { .. } => {
             "The platform may have created that task. Wait a minute, check list_tasks, and tell the user before any retry; to submit anyway, call again with allow_duplicate: true."
         }
