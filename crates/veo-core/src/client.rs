@@ -262,6 +262,7 @@ impl Client {
             Some(deadline),
             &options.cancel,
             || async { Polled::Answer(self.task_result_once(task_id).await) },
+            |e| !e.is_transient(),
             on_update,
         )
         .await

@@ -50,9 +50,10 @@ pub struct RetryPolicy {
     /// Attempts for a submit, the first included; only failures that certainly did not reach the
     /// platform (connection refused, DNS) and 429s are retried.
     pub submit_attempts: u32,
-    /// First backoff delay; it doubles per attempt, with jitter.
+    /// First backoff delay; it doubles per attempt.
     pub base_delay: Duration,
-    /// Longest backoff delay.
+    /// Longest backoff delay before jitter (which adds up to as much again, so that many
+    /// clients do not retry in step).
     pub max_delay: Duration,
     /// Longest `Retry-After` this client waits for before giving up and reporting the limit.
     pub max_retry_after: Duration,

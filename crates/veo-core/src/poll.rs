@@ -52,8 +52,9 @@ pub enum Polled {
 /// Polls with `query` until the task ends, `deadline` passes, or `cancel` fires.
 ///
 /// Returns the terminal state, or at the deadline the latest state seen (a wait that runs out
-/// is not an error; with no state seen, the last error or [`Error::Timeout`]). A lasting error
-/// ends the loop at once; cancellation ends it with [`Error::Cancelled`]. With a deadline, each
+/// is not an error; with no state seen, the last error or [`Error::Timeout`]). An error that
+/// `lasting` says will not go away (for a caller's wait: not [`Error::is_transient`]) ends the
+/// loop at once; others are polled through; cancellation ends it with [`Error::Cancelled`]. With a deadline, each
 /// query is bounded by it (plus a second), so a hung request cannot hold the caller. `on_update`
 /// sees every state received. Without a deadline the loop runs until the task ends.
 pub async fn poll_until<Q, F>(
@@ -61,6 +62,7 @@ pub async fn poll_until<Q, F>(
     deadline: Option<Instant>,
     cancel: &CancellationToken,
     mut query: Q,
+    lasting: impl Fn(&Error) -> bool,
     mut on_update: impl FnMut(&TaskResult),
 ) -> Result<TaskResult>
 where
@@ -83,7 +85,12 @@ where
         }
         let polled = match deadline {
             Some(deadline) => {
-                let bounded = tokio::time::timeout_at(deadline + Duration::from_secs(1), query());
+                let bounded = tokio::time::timeout_at(
+                    deadline
+                        .checked_add(Duration::from_secs(1))
+                        .unwrap_or(deadline),
+                    query(),
+                );
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => return Err(Error::Cancelled),
@@ -107,7 +114,7 @@ where
                 latest = Some(result);
                 last_error = None;
             }
-            Polled::Answer(Err(e)) if e.is_transient() => {
+            Polled::Answer(Err(e)) if !lasting(&e) => {
                 tracing::debug!(error = %e, "poll failed; will try again");
                 retry_after = e.retry_after();
                 last_error = Some(e);
@@ -188,6 +195,7 @@ mod tests {
                     }
                 }
             },
+            |e| !e.is_transient(),
             |_| {
                 seen.fetch_add(1, Ordering::SeqCst);
             },
@@ -214,6 +222,7 @@ mod tests {
                     task_id: "t".into(),
                 }))
             },
+            |e| !e.is_transient(),
             |_| {},
         )
         .await;
@@ -225,6 +234,7 @@ mod tests {
             Some(started + Duration::from_secs(10)),
             &CancellationToken::new(),
             || async { Polled::Answer(Ok(state("TASK_STATUS_QUEUED", Some(60)))) },
+            |e| !e.is_transient(),
             |_| {},
         )
         .await

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use veo_core::{ClientConfig, ImagePolicy, Model};
 
-use crate::spend::SpendLimits;
 use crate::journal::JournalLocation;
+use crate::spend::SpendLimits;
 
 /// Longest `wait_seconds` a single `get_task_result` call may use by default: below the ~60 s
 /// after which many MCP hosts abandon a tool call.

@@ -48,7 +48,11 @@ fn one_shot(work: impl Future<Output = Result<Exit, Failure>>) -> ExitCode {
     let Some(runtime) = runtime() else {
         return ExitCode::FAILURE;
     };
-    match runtime.block_on(work) {
+    let outcome = runtime.block_on(work);
+    // Blocking work still under way (a DNS lookup, a file write cut short by Ctrl-C) must not
+    // keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(failure) => {
             use std::io::Write as _;

@@ -16,6 +16,11 @@ use crate::journal::{Journal, TaskEntry};
 
 /// Attempts to download one video within one save.
 const SAVE_ATTEMPTS: u32 = 5;
+/// Save rounds (each with fresh links) before [`Saver::save_until_done`] gives up; the journal
+/// keeps the links and the next start tries again.
+const MAX_SAVE_ROUNDS: u32 = 30;
+/// Longest pause between save rounds.
+const MAX_SAVE_PAUSE: Duration = Duration::from_secs(120);
 /// Downloads at the same time, across all tasks.
 const CONCURRENT_DOWNLOADS: usize = 2;
 /// A temporary download file older than this was left by an interrupted download (possibly
@@ -92,6 +97,64 @@ impl Saver {
             locks.remove(task_id);
         }
         saved
+    }
+
+    /// Saves a succeeded task's videos in rounds, each with fresh links from the platform and
+    /// a longer pause before it (from twice `min_pause` up to two minutes), until every one is
+    /// on disk or the rounds run out. Returns where each video is after the last round.
+    pub async fn save_until_done(
+        &self,
+        first: TaskResult,
+        min_pause: Duration,
+    ) -> Vec<Option<SavedFile>> {
+        let task_id = first.task_id.clone();
+        let known = Mutex::new(Some(first));
+        let last = Mutex::new(Vec::new());
+        let round = || async {
+            let fresh = lock(&known).take();
+            let result = match fresh {
+                Some(result) => result,
+                None => {
+                    let result = self
+                        .inner
+                        .client
+                        .task_result(&task_id)
+                        .await
+                        .map_err(Some)?;
+                    let _ = self.inner.journal.record_result(&result).await;
+                    result
+                }
+            };
+            let saved = self.save(&result).await;
+            let done = !saved.is_empty() && saved.iter().all(Option::is_some);
+            *lock(&last) = saved;
+            // Not saved yet: no links yet, or downloads failing.
+            if done { Ok(()) } else { Err(None) }
+        };
+        let rounds = veo_core::RetryPolicy {
+            base_delay: min_pause * 2,
+            max_delay: MAX_SAVE_PAUSE,
+            ..veo_core::RetryPolicy::default()
+        };
+        let outcome = round
+            .retry(rounds.backoff(MAX_SAVE_ROUNDS + 1))
+            .when(|e: &Option<Error>| {
+                !matches!(
+                    e,
+                    Some(Error::NotFound { .. } | Error::Auth { .. } | Error::MissingApiKey)
+                )
+            })
+            .notify(|_, pause| {
+                tracing::debug!(task_id, ?pause, "not all videos saved; trying again")
+            })
+            .await;
+        if outcome.is_err() {
+            tracing::error!(
+                task_id,
+                "not all videos could be saved; the journal keeps the links and the next start tries again"
+            );
+        }
+        std::mem::take(&mut *lock(&last))
     }
 
     async fn save_locked(&self, result: &TaskResult, output_dir: &Path) -> Vec<Option<SavedFile>> {
@@ -186,7 +249,13 @@ impl Saver {
                 {
                     let _ = self.inner.journal.record_result(&fresh).await;
                     let mut current = lock(&url);
-                    no_fresh_link.store(video.url == *current, Ordering::SeqCst);
+                    if video.url == *current {
+                        no_fresh_link.store(true, Ordering::SeqCst);
+                        return Err(Error::LinkExpired {
+                            status: 410,
+                            message: "the platform gives no fresher link".into(),
+                        });
+                    }
                     *current = video.url.clone();
                 }
             }

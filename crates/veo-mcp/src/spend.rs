@@ -63,9 +63,8 @@ impl std::str::FromStr for Price {
     fn from_str(text: &str) -> Result<Price, String> {
         let usage = "must be MODEL=PER_SECOND[,audio=PER_SECOND], e.g. veo-3.1=0.40,audio=0.75";
         let (model, rest) = text.split_once('=').ok_or(usage)?;
-        let model = Model::from_name(model.trim()).ok_or_else(|| {
-            format!("{usage} (models: veo-3.1, veo-3.1-fast, veo-3.1-lite)")
-        })?;
+        let model = Model::from_name(model.trim())
+            .ok_or_else(|| format!("{usage} (models: veo-3.1, veo-3.1-fast, veo-3.1-lite)"))?;
         let amount = |s: &str| {
             s.trim()
                 .parse::<f64>()
@@ -169,9 +168,17 @@ pub fn confirmation_question(parameters: &EffectiveParameters, estimate: Option<
         parameters.video_seconds(),
         parameters.model,
         parameters.sample_count,
-        if parameters.sample_count == 1 { "" } else { "s" },
+        if parameters.sample_count == 1 {
+            ""
+        } else {
+            "s"
+        },
         parameters.duration_seconds.seconds(),
         parameters.resolution,
-        if parameters.generate_audio { ", with audio" } else { "" },
+        if parameters.generate_audio {
+            ", with audio"
+        } else {
+            ""
+        },
     )
 }

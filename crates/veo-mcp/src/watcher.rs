@@ -8,20 +8,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backon::Retryable as _;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use veo_core::poll::{Pacing, Polled, poll_until};
-use veo_core::{Client, Error, TaskResult, TaskStatus};
+use veo_core::{Client, Error, TaskStatus};
 
 use crate::config::PollTiming;
 use crate::journal::Journal;
 use crate::saver::{Saver, lock};
 
-/// Save rounds (each with fresh links) before the watcher leaves a task to the next start.
-const MAX_SAVE_ROUNDS: usize = 30;
-/// Longest pause between save rounds.
-const MAX_SAVE_DELAY: Duration = Duration::from_secs(120);
 /// Status queries the watcher makes at the same time, across all tasks.
 const CONCURRENT_POLLS: usize = 4;
 
@@ -122,7 +117,8 @@ impl Watcher {
         let inner = &self.inner;
         let pacing = Pacing {
             first_delay: first,
-            first_interval: inner.timing.min,
+            // Without an eta, the longest interval: the watcher is in no hurry.
+            first_interval: inner.timing.max,
             min_interval: inner.timing.min,
             max_interval: inner.timing.max,
         };
@@ -141,60 +137,23 @@ impl Watcher {
             }
             Polled::Answer(polled)
         };
-        match poll_until(&pacing, None, &inner.stop, query, |_| {}).await {
+        // Only what asking again cannot change ends the following; the rest is polled through.
+        let lasting = |e: &Error| {
+            matches!(
+                e,
+                Error::NotFound { .. } | Error::Auth { .. } | Error::MissingApiKey
+            )
+        };
+        match poll_until(&pacing, None, &inner.stop, query, lasting, |_| {}).await {
             Ok(result) if result.status == TaskStatus::Succeeded && inner.saver.saving() => {
-                self.save_until_done(result).await;
+                let saving = inner.saver.save_until_done(result, inner.timing.min);
+                tokio::select! {
+                    () = inner.stop.cancelled() => {}
+                    _ = saving => {}
+                }
             }
             Ok(_) | Err(Error::Cancelled) => {}
             Err(e) => tracing::warn!(task_id, "stopped watching: {e}"),
-        }
-    }
-
-    /// Saves a succeeded task's videos, in rounds with fresh links from the platform and longer
-    /// and longer pauses, until every one is on disk (or the rounds run out; the next start
-    /// tries again).
-    async fn save_until_done(&self, first: TaskResult) {
-        let inner = &self.inner;
-        let task_id = first.task_id.clone();
-        let known = Mutex::new(Some(first));
-        let round = || async {
-            let fresh = lock(&known).take();
-            let result = match fresh {
-                Some(result) => result,
-                None => {
-                    let result = inner.client.task_result(&task_id).await.map_err(Some)?;
-                    let _ = inner.journal.record_result(&result).await;
-                    result
-                }
-            };
-            let saved = inner.saver.save(&result).await;
-            // Not saved yet: no links yet, or downloads failing.
-            if saved.is_empty() || saved.iter().any(Option::is_none) {
-                return Err(None);
-            }
-            Ok(())
-        };
-        let backoff = backon::ExponentialBuilder::default()
-            .with_min_delay(inner.timing.min * 2)
-            .with_max_delay(MAX_SAVE_DELAY)
-            .with_max_times(MAX_SAVE_ROUNDS);
-        let saving = round
-            .retry(backoff)
-            .when(|e: &Option<Error>| {
-                !matches!(e, Some(Error::NotFound { .. } | Error::Auth { .. }))
-            })
-            .notify(|_, delay| {
-                tracing::debug!(task_id, ?delay, "not all videos saved; trying again")
-            });
-        let outcome = tokio::select! {
-            () = inner.stop.cancelled() => return,
-            outcome = saving => outcome,
-        };
-        if outcome.is_err() {
-            tracing::error!(
-                task_id,
-                "giving up saving after {MAX_SAVE_ROUNDS} rounds; the journal keeps the links and the next start tries again"
-            );
         }
     }
 }

@@ -48,14 +48,18 @@ pub enum AppError {
     LimitReached(LimitReached),
 
     /// The person was asked to confirm the call and declined (or cancelled); nothing was sent.
-    #[error("the person declined to make this video ({video_seconds} s of video); nothing was sent.")]
+    #[error(
+        "the person declined to make this video ({video_seconds} s of video); nothing was sent."
+    )]
     Declined {
         /// Seconds of video the call would have made.
         video_seconds: u64,
     },
 
     /// The call needs the person's confirmation and there is no way to ask; nothing was sent.
-    #[error("this call would make {video_seconds} s of video, above the {threshold} s that need the person's confirmation, and there is no way to ask for it here; nothing was sent.")]
+    #[error(
+        "this call would make {video_seconds} s of video, above the {threshold} s that need the person's confirmation, and there is no way to ask for it here; nothing was sent."
+    )]
     ConfirmationUnavailable {
         /// Seconds of video the call would make.
         video_seconds: u64,
@@ -82,7 +86,9 @@ fn limit_text(limit: &LimitReached) -> String {
         LimitKind::PerDay => {
             let when = match limit.fits_at {
                 Some(at) => format!("a call of this size becomes possible at {}", rfc3339(at)),
-                None => "a call of this size never fits: it is larger than the whole daily limit".into(),
+                None => {
+                    "a call of this size never fits: it is larger than the whole daily limit".into()
+                }
             };
             format!(
                 "this call would make {} s of video, and {} of the {} s allowed per 24 hours are used; nothing was sent. {when}",

@@ -11,21 +11,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use backon::Retryable as _;
 use tokio_util::sync::CancellationToken;
-use veo_core::{
-    Client, EffectiveParameters, PreparedRequest, TaskResult, TaskStatus, WaitOptions,
-};
+use veo_core::{Client, EffectiveParameters, PreparedRequest, TaskResult, TaskStatus, WaitOptions};
 
 pub use error::{AppError, ErrorClass};
 pub use report::{Submitted, TaskList, TaskReport, TaskSummary, VideoReport};
 
 use crate::config::Config;
-use crate::spend::{
-    self, Confirm, ConfirmRequest, Confirmation, LimitKind, LimitReached,
-};
 use crate::journal::{
     self, Begin, Journal, NewSubmit, Spend, SubmitFailure, SubmitState, TaskFilter,
 };
 use crate::saver::Saver;
+use crate::spend::{self, Confirm, ConfirmRequest, Confirmation, LimitKind, LimitReached};
 use crate::watcher::Watcher;
 
 /// Longest a submit waits for an identical request that is being sent right now.
@@ -367,6 +363,7 @@ impl App {
     ) -> TaskReport {
         let task_id = result.task_id.as_str();
         let saved = if self.inner.watcher.is_some() {
+            // The watcher saves whatever this call could not, later.
             let saver = self.inner.saver.clone();
             let to_save = result.clone();
             let job = tokio::spawn(async move { saver.save(&to_save).await });
@@ -375,15 +372,20 @@ impl App {
                 .ok()
                 .and_then(Result::ok)
         } else {
-            tokio::time::timeout(budget, self.inner.saver.save(result))
-                .await
-                .ok()
+            // Nobody saves after this call: keep trying (fresh links each round) within it.
+            let saving = self
+                .inner
+                .saver
+                .save_until_done(result.clone(), self.inner.config.watch.min);
+            tokio::time::timeout(budget, saving).await.ok()
         };
         let Some(saved) = saved else {
-            return report.with_saved(
-                Vec::new(),
-                Some("The videos are still being saved in the background; call again shortly for their local paths."),
-            );
+            let note = if self.inner.watcher.is_some() {
+                "The videos are still being saved in the background; call again shortly for their local paths."
+            } else {
+                "The videos could not be saved in time; asking for this task again saves them."
+            };
+            return report.with_saved(Vec::new(), Some(note));
         };
         let mut note = None;
         if saved.iter().any(Option::is_none)

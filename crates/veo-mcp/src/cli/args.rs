@@ -21,12 +21,6 @@ fn closed_set<T: ClosedSet + Send + Sync + Clone>() -> impl TypedValueParser<Val
         .try_map(|name| T::from_name(&name).ok_or("not one of the listed values"))
 }
 
-/// A value parser offering the `tasks --status` filters.
-fn task_filter() -> impl TypedValueParser<Value = TaskFilter> {
-    PossibleValuesParser::new(TaskFilter::ALL.map(TaskFilter::as_str))
-        .try_map(|name| TaskFilter::from_name(&name).ok_or("not one of the listed values"))
-}
-
 const AFTER_HELP: &str = "\
 Environment:
   JIEKOU_API_KEY      API key from the JieKou console (required to generate; the server starts without it)
@@ -254,7 +248,7 @@ pub struct StatusArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TasksArgs {
     /// Only tasks with this status (or, for submits without a task id, this submit state).
-    #[arg(long, value_parser = task_filter())]
+    #[arg(long, value_parser = closed_set::<TaskFilter>())]
     pub status: Option<TaskFilter>,
 
     /// How many tasks to show, newest first, 1 to 100.

@@ -250,6 +250,13 @@ fn report_exit(report: &TaskReport, waited: bool, saving: bool) -> Exit {
             );
             Exit::Failed
         }
+        TaskStatus::Succeeded if report.videos.is_empty() => {
+            note!(
+                "The task succeeded but the platform gave no video link yet. Check it again with: veo-mcp status {} --wait 60",
+                report.task_id
+            );
+            Exit::Other
+        }
         TaskStatus::Succeeded if saving && report.unsaved_videos() > 0 => {
             note!(
                 "The video was made but could not be saved (see `veo-mcp tasks` for why); its URL works until it expires."

@@ -77,7 +77,9 @@ async fn identical_requests_within_the_window_are_one_task() {
             "typed round trip"
         );
         assert!(matches!(
-            j.begin_submit(submit("f1"), WINDOW, true, None).await.unwrap(),
+            j.begin_submit(submit("f1"), WINDOW, true, None)
+                .await
+                .unwrap(),
             Begin::Proceed(_)
         ));
         proceed(&*j, "f2").await;

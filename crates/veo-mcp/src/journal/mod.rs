@@ -115,9 +115,8 @@ pub enum TaskFilter {
     Rejected,
 }
 
-impl TaskFilter {
-    /// Every filter, in the order they are documented.
-    pub const ALL: [TaskFilter; 8] = [
+impl veo_core::ClosedSet for TaskFilter {
+    const ALL: &'static [TaskFilter] = &[
         TaskFilter::Queued,
         TaskFilter::Processing,
         TaskFilter::Succeeded,
@@ -128,8 +127,7 @@ impl TaskFilter {
         TaskFilter::Rejected,
     ];
 
-    /// The name callers write.
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             TaskFilter::Queued => "queued",
             TaskFilter::Processing => "processing",
@@ -140,11 +138,6 @@ impl TaskFilter {
             TaskFilter::OutcomeUnknown => "outcome_unknown",
             TaskFilter::Rejected => "rejected",
         }
-    }
-
-    /// The filter for a name as written by [`TaskFilter::as_str`].
-    pub fn from_name(name: &str) -> Option<TaskFilter> {
-        TaskFilter::ALL.into_iter().find(|f| f.as_str() == name)
     }
 }
 
@@ -257,9 +250,14 @@ impl Budget {
         requested: u64,
         now: SystemTime,
     ) -> Result<(), Spend> {
-        let since = now.checked_sub(self.period).unwrap_or(SystemTime::UNIX_EPOCH);
-        let mut within: Vec<(SystemTime, u64)> =
-            spent.iter().copied().filter(|(at, _)| *at > since).collect();
+        let since = now
+            .checked_sub(self.period)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut within: Vec<(SystemTime, u64)> = spent
+            .iter()
+            .copied()
+            .filter(|(at, _)| *at > since)
+            .collect();
         let used: u64 = within.iter().map(|(_, s)| s).sum();
         if used.saturating_add(requested) <= self.limit_seconds {
             return Ok(());

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
-use veo_core::{EffectiveParameters, TaskResult, TaskStatus};
+use veo_core::{ClosedSet as _, EffectiveParameters, TaskResult, TaskStatus};
 
 use super::{
     Begin, Budget, JournalError, JournalLocation, JournalStore, NewSubmit, SubmitFailure, SubmitId,
@@ -125,26 +125,38 @@ fn setup(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Applies the migrations the journal has not seen, each in its own transaction.
+/// Applies the migrations the journal has not seen, all in one `IMMEDIATE` transaction that
+/// reads the version under the write lock: of several processes opening an old journal at once,
+/// one migrates and the others find it done.
 fn migrate(conn: &Connection) -> Result<(), String> {
-    let version: u32 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| e.to_string())?;
     let known = MIGRATIONS.len() as u32;
-    if version > known {
-        return Err(format!(
-            "it was written by a newer version of veo (schema {version}; this version knows up to {known}); use that version or another journal (VEO_JOURNAL)"
-        ));
-    }
-    for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let to = n + 1;
-        let apply = format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {to}; COMMIT;");
-        if let Err(e) = conn.execute_batch(&apply) {
+    let apply = || -> Result<(), String> {
+        let version: u32 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if version > known {
+            return Err(format!(
+                "it was written by a newer version of veo (schema {version}; this version knows up to {known}); use that version or another journal (VEO_JOURNAL)"
+            ));
+        }
+        for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let to = n + 1;
+            conn.execute_batch(&format!("{sql}; PRAGMA user_version = {to};"))
+                .map_err(|e| format!("cannot bring the schema to version {to}: {e}"))?;
+        }
+        Ok(())
+    };
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| format!("cannot lock the journal to check its schema: {e}"))?;
+    match apply() {
+        Ok(()) => conn
+            .execute_batch("COMMIT")
+            .map_err(|e| format!("cannot commit the schema: {e}")),
+        Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
-            return Err(format!("cannot bring the schema to version {to}: {e}"));
+            Err(e)
         }
     }
-    Ok(())
 }
 
 fn millis(t: SystemTime) -> i64 {
@@ -192,7 +204,8 @@ impl JournalStore for SqliteJournal {
         let cutoff = millis(SystemTime::now()) - duration_ms(older_than);
         self.run(move |c| {
             c.prepare_cached("UPDATE submits SET submit_state = 'outcome_unknown', updated_at = ?1,
-                 submit_error = 'the server stopped while this request was being sent; it may or may not have reached the platform'
+                 submit_error = 'the server stopped while this request was being sent; it may or may not have reached the platform',
+                 detail = 'the server stopped while this request was being sent; it may or may not have reached the platform'
                  WHERE submit_state = 'sending' AND created_at <= ?2")?.execute(
                 params![millis(SystemTime::now()), cutoff],
             )
@@ -302,7 +315,7 @@ impl JournalStore for SqliteJournal {
         let detail = detail.to_string();
         self.run(move |c| {
             c.prepare_cached(
-                "UPDATE submits SET submit_state = ?2, submit_error = ?3, updated_at = ?4 WHERE id = ?1",
+                "UPDATE submits SET submit_state = ?2, submit_error = ?3, detail = ?3, updated_at = ?4 WHERE id = ?1",
             )?
             .execute(params![
                 id.0,
@@ -368,7 +381,8 @@ impl JournalStore for SqliteJournal {
                 .execute(params![id, now, status, result.raw_status, progress])?;
                 tx.prepare_cached(
                     "UPDATE submits SET status = ?2, progress = COALESCE(?3, progress),
-                     failure_reason = COALESCE(?4, failure_reason), updated_at = ?5 WHERE id = ?1",
+                     failure_reason = COALESCE(?4, failure_reason), detail = COALESCE(?4, detail),
+                     updated_at = ?5 WHERE id = ?1",
                 )?
                 .execute(params![id, status, progress, reason, now])?;
             }
@@ -505,7 +519,10 @@ fn spending(c: &Connection, since: SystemTime) -> rusqlite::Result<Vec<(SystemTi
 fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
     let mut entry = c
         .prepare_cached(
-            "SELECT id, task_id, submit_state, status, progress, failure_reason, submit_error,
+            "SELECT id, task_id, submit_state, status, progress,
+                COALESCE(failure_reason, CASE WHEN status = 'failed' THEN detail END),
+                COALESCE(submit_error,
+                    CASE WHEN submit_state IN ('rejected', 'outcome_unknown') THEN detail END),
                 prompt, parameters, created_at, updated_at, save_error
              FROM submits WHERE id = ?1",
         )?
@@ -522,9 +539,7 @@ fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
                 failure_reason: r.get(5)?,
                 submit_error: r.get(6)?,
                 prompt: r.get(7)?,
-                parameters: read_parameters(&parameters).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, e)
-                })?,
+                parameters: read_parameters(id, &parameters),
                 created_at: from_millis(r.get(9)?),
                 updated_at: from_millis(r.get(10)?),
                 videos: Vec::new(),
@@ -551,11 +566,20 @@ fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
     Ok(entry)
 }
 
-/// The stored parameters; `null` for a task adopted from elsewhere (its request was not seen).
-fn read_parameters(
-    text: &str,
-) -> Result<Option<EffectiveParameters>, Box<dyn std::error::Error + Send + Sync>> {
-    Ok(serde_json::from_str(text)?)
+/// The stored parameters; `None` for a task adopted from elsewhere (stored as `null`: its
+/// request was not seen), and for parameters this version cannot read (a newer veo's), which
+/// must not make the rest of the entry unreadable.
+fn read_parameters(id: i64, text: &str) -> Option<EffectiveParameters> {
+    match serde_json::from_str(text) {
+        Ok(parameters) => parameters,
+        Err(e) => {
+            tracing::warn!(
+                submit = id,
+                "the journal's parameters of this submit cannot be read: {e}"
+            );
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -665,6 +689,26 @@ mod tests {
         assert_eq!(failed.submit_error, None);
         let doubtful = j.list(Some(TaskFilter::OutcomeUnknown), 10).await.unwrap();
         assert_eq!(doubtful[0].submit_error.as_deref(), Some("reply lost"));
+        // Video seconds of old submits are derived from their parameters (8 s × 1 sample each).
+        let spent = j.spending(UNIX_EPOCH).await.unwrap();
+        assert_eq!(spent.iter().map(|(_, s)| s).sum::<u64>(), 16);
+        // A row as an older veo still sharing the file writes it (only `detail`) reads right.
+        {
+            let c = Connection::open(&file).unwrap();
+            c.execute(
+                "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id, status, detail)
+                 VALUES ('c', 'veo-3.1', 'p', '{\"model\":\"veo-9\"}', 2, 2, 'submitted', 'old-writer', 'failed', 'old reason')",
+                [],
+            )
+            .unwrap();
+        }
+        let old = j.get("old-writer").await.unwrap().unwrap();
+        assert_eq!(old.failure_reason.as_deref(), Some("old reason"));
+        assert_eq!(
+            old.parameters, None,
+            "unreadable parameters do not hide the entry"
+        );
+        assert_eq!(j.list(None, 10).await.unwrap().len(), 3);
         drop(j);
         // Opening again changes nothing; a journal of a newer schema is refused.
         SqliteJournal::open(&location).unwrap();
@@ -674,5 +718,36 @@ mod tests {
             .unwrap();
         let refused = SqliteJournal::open(&location).unwrap_err().to_string();
         assert!(refused.contains("newer version of veo"), "{refused}");
+    }
+
+    #[test]
+    fn processes_opening_an_old_journal_at_once_migrate_it_once() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("journal.sqlite3");
+            Connection::open(&file)
+                .unwrap()
+                .execute_batch(MIGRATIONS[0])
+                .unwrap();
+            let location = JournalLocation::File(file.clone());
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let location = location.clone();
+                    std::thread::spawn(move || SqliteJournal::open(&location).map(drop))
+                })
+                .collect();
+            for opener in openers {
+                opener
+                    .join()
+                    .unwrap()
+                    .expect("every process opens the journal");
+            }
+            let version: u32 = Connection::open(&file)
+                .unwrap()
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, MIGRATIONS.len() as u32);
+            SqliteJournal::open(&location).expect("and again later");
+        }
     }
 }

@@ -6,7 +6,7 @@ use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use serde_json::Value;
 use veo_core::{
-    ImagePolicy, InvalidInput, Model, PreparedRequest, Problem, parse_request, prepare,
+    ClosedSet, ImagePolicy, InvalidInput, Model, PreparedRequest, Problem, parse_request, prepare,
 };
 
 use crate::journal::TaskFilter;

@@ -16,9 +16,10 @@ pub mod reply;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolResult, Implementation, InitializeResult, JsonObject, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -137,7 +138,12 @@ impl VeoServer {
             Ok(parsed) => parsed,
             Err(invalid) => return AppError::from(invalid).into(),
         };
-        let (updates, reporter) = match context.meta.get_progress_token() {
+        // Progress only while waiting; a call that just looks has nothing to report.
+        let token = context
+            .meta
+            .get_progress_token()
+            .filter(|_| wait_seconds != Some(0));
+        let (updates, reporter) = match token {
             Some(token) => {
                 let (tx, rx) = watch::channel(None);
                 let peer = context.peer.clone();
@@ -285,5 +291,23 @@ impl ServerHandler for VeoServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        if !self.tool_router.has_route(&request.name) {
+            return Err(McpError::invalid_params(
+                format!(
+                    "unknown tool \"{}\"; the tools are {GENERATE_TOOL}, {RESULT_TOOL} and {LIST_TOOL}",
+                    request.name
+                ),
+                None,
+            ));
+        }
+        let call = ToolCallContext::new(self, request, context);
+        self.tool_router.call(call).await
     }
 }
