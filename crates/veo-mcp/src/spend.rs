@@ -182,3 +182,42 @@ pub fn confirmation_question(parameters: &EffectiveParameters, estimate: Option<
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_parse_and_estimate_with_and_without_audio() {
+        let price: Price = "veo-3.1-fast=0.25,audio=0.5".parse().unwrap();
+        assert_eq!(price.model, Model::Veo31Fast);
+        assert_eq!(price.with_audio_per_second, Some(0.5));
+        for bad in [
+            "veo-2=1",
+            "veo-3.1",
+            "veo-3.1=-1",
+            "veo-3.1=1,video=2",
+            "veo-3.1=x",
+        ] {
+            assert!(bad.parse::<Price>().is_err(), "{bad}");
+        }
+        let limits = SpendLimits {
+            prices: vec![price],
+            ..SpendLimits::default()
+        };
+        let mut request = veo_core::TransitionRequest::new("a", "b", "p");
+        request.model = Model::Veo31Fast;
+        request.sample_count = 2;
+        let mut parameters = EffectiveParameters::from(&request);
+        assert_eq!(parameters.video_seconds(), 16);
+        assert_eq!(limits.estimate(&parameters), Some(4.0));
+        parameters.generate_audio = true;
+        assert_eq!(limits.estimate(&parameters), Some(8.0));
+        parameters.model = Model::Veo31;
+        assert_eq!(
+            limits.estimate(&parameters),
+            None,
+            "no price for this model"
+        );
+    }
+}

@@ -429,3 +429,53 @@ async fn status_saves_a_finished_video_even_when_the_download_is_slow() {
         .unwrap_or_else(|| panic!("saved: {report}"));
     assert!(is_mp4(Path::new(saved)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_limits_and_confirmation_guard_the_command_line_and_tasks_shows_the_spend() {
+    let s = Setup::new().await;
+    let mut args = GENERATE.to_vec();
+    args.extend(["a careful video", "--duration", "8"]);
+
+    let mut capped = args.clone();
+    capped.extend(["--max-video-seconds-per-call", "4"]);
+    let run = s.run(&capped).await;
+    run.expect(6);
+    assert!(
+        run.stderr.contains("--max-video-seconds-per-call"),
+        "{}",
+        run.stderr
+    );
+
+    // Above the confirmation threshold with nobody at a terminal: refused unless --yes.
+    let mut confirm = args.clone();
+    confirm.extend(["--confirm-above-seconds", "4"]);
+    let run = s.run(&confirm).await;
+    run.expect(6);
+    assert!(run.stderr.contains("--yes"), "{}", run.stderr);
+    assert_eq!(s.mock.stats().total_requests(), 0, "nothing was sent");
+
+    confirm.extend(["--yes", "--price", "veo-3.1=0.50", "--json", "--no-wait"]);
+    let run = s.run(&confirm).await;
+    run.expect(0);
+    let submitted = &run.json()["submitted"];
+    assert_eq!(submitted["video_seconds"], 8);
+    assert_eq!(submitted["estimated_cost"], 4.0);
+    assert!(run.stderr.contains("estimated cost 4.00"), "{}", run.stderr);
+
+    let listed = s.run(&["tasks"]).await;
+    listed.expect(0);
+    assert!(
+        listed
+            .stdout
+            .contains("Spent in the last 24 hours: 8 s of video"),
+        "{}",
+        listed.stdout
+    );
+    let listed = s
+        .run(&["tasks", "--json", "--max-video-seconds-per-day", "20"])
+        .await;
+    listed.expect(0);
+    let spend = &listed.json()["spend"];
+    assert_eq!(spend["video_seconds_last_24h"], 8);
+    assert_eq!(spend["limit_seconds_per_24h"], 20);
+}

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use veo_core::{Client, EffectiveParameters, PreparedRequest, TaskResult, TaskStatus, WaitOptions};
 
 pub use error::{AppError, ErrorClass};
-pub use report::{Submitted, TaskList, TaskReport, TaskSummary, VideoReport};
+pub use report::{SpendReport, Submitted, TaskList, TaskReport, TaskSummary, VideoReport};
 
 use crate::config::Config;
 use crate::journal::{
@@ -424,13 +424,29 @@ impl App {
             .list(filter, limit)
             .await
             .map_err(AppError::JournalRead)?;
+        let limits = &self.inner.config.spend;
+        let spent = self
+            .inner
+            .journal
+            .spending(SystemTime::now() - spend::DAY)
+            .await
+            .map_err(AppError::JournalRead)?;
         Ok(TaskList {
-            tasks: entries.iter().map(TaskSummary::from).collect(),
+            tasks: entries
+                .iter()
+                .map(|entry| TaskSummary::new(entry, limits))
+                .collect(),
             output_dir: self
                 .inner
                 .saver
                 .output_dir()
                 .map(|d| d.display().to_string()),
+            spend: SpendReport {
+                video_seconds_last_24h: spent.iter().map(|(_, seconds)| seconds).sum(),
+                limit_seconds_per_24h: limits.per_day,
+                limit_seconds_per_call: limits.per_call,
+                confirm_above_seconds: limits.confirm_above,
+            },
         })
     }
 }

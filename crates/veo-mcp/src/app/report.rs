@@ -17,6 +17,7 @@ use veo_core::{
 use super::error::rfc3339;
 use crate::journal::TaskEntry;
 use crate::saver::SavedFile;
+use crate::spend::SpendLimits;
 
 /// Name of the submit operation (the `generate_transition_video` tool).
 pub const GENERATE_TOOL: &str = "generate_transition_video";
@@ -151,7 +152,10 @@ impl Submitted {
             if p.sample_count == 1 { "" } else { "s" },
             p.duration_seconds.seconds(),
             p.resolution.as_str(),
-            p.aspect_ratio.as_str(),
+            match self.estimated_cost {
+                Some(cost) => format!("{}; estimated cost {cost:.2}", p.aspect_ratio.as_str()),
+                None => p.aspect_ratio.as_str().to_string(),
+            },
         )
     }
 
@@ -359,6 +363,25 @@ pub struct TaskList {
     /// Where videos are saved, when saving is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_dir: Option<String>,
+    /// Seconds of video submitted lately, and the limits.
+    pub spend: SpendReport,
+}
+
+/// Seconds of video submitted in the current window, and the limits set on it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SpendReport {
+    /// Seconds of video (duration × samples) of every submit in the last 24 hours that may have
+    /// been paid.
+    pub video_seconds_last_24h: u64,
+    /// Most seconds of video per rolling 24 hours, when limited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_seconds_per_24h: Option<u64>,
+    /// Most seconds of video per call, when limited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_seconds_per_call: Option<u64>,
+    /// Calls above this many seconds of video need the person's confirmation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_above_seconds: Option<u64>,
 }
 
 /// One task from the journal.
@@ -385,6 +408,12 @@ pub struct TaskSummary {
     /// Failure reason, or why the submit failed or is in doubt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Seconds of video the task makes (duration × samples), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_seconds: Option<u64>,
+    /// Estimated cost, when the server knows the model's price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_cost: Option<f64>,
     /// The task's videos with their links and saved files.
     pub videos: Vec<VideoReport>,
     /// Why saving failed, if it did.
@@ -392,8 +421,9 @@ pub struct TaskSummary {
     pub save_error: Option<String>,
 }
 
-impl From<&TaskEntry> for TaskSummary {
-    fn from(entry: &TaskEntry) -> TaskSummary {
+impl TaskSummary {
+    /// The summary of `entry`, its cost estimated with `spend`'s prices.
+    pub fn new(entry: &TaskEntry, spend: &SpendLimits) -> TaskSummary {
         TaskSummary {
             task_id: entry.task_id.clone(),
             submit_state: entry.submit_state.as_str().to_string(),
@@ -410,6 +440,8 @@ impl From<&TaskEntry> for TaskSummary {
                 .failure_reason
                 .clone()
                 .or_else(|| entry.submit_error.clone()),
+            video_seconds: entry.parameters.as_ref().map(|p| p.video_seconds()),
+            estimated_cost: entry.parameters.as_ref().and_then(|p| spend.estimate(p)),
             videos: entry_videos(entry),
             save_error: entry.save_error.clone(),
         }
@@ -448,6 +480,15 @@ impl TaskList {
                 text.push_str(&format!("\n    {detail}"));
             }
         }
+        let spend = &self.spend;
+        text.push_str(&format!(
+            "\nSpent in the last 24 hours: {} s of video",
+            spend.video_seconds_last_24h
+        ));
+        if let Some(limit) = spend.limit_seconds_per_24h {
+            text.push_str(&format!(" of the {limit} s allowed"));
+        }
+        text.push('.');
         text
     }
 }

@@ -14,6 +14,7 @@ use veo_core::{
 
 use crate::config::{Config, DEFAULT_MAX_WAIT_SECONDS, default_journal, default_output_dir};
 use crate::journal::{JournalLocation, TaskFilter};
+use crate::spend::{Price, SpendLimits};
 
 /// A value parser offering exactly the names of the closed set `T`.
 fn closed_set<T: ClosedSet + Send + Sync + Clone>() -> impl TypedValueParser<Value = T> {
@@ -42,7 +43,8 @@ Examples:
 Exit codes (generate, status, tasks):
   0 done   1 other error (network, files, journal)   2 invalid input or usage (nothing was sent)
   3 missing or refused API key   4 the platform refused the request or the task failed
-  5 still running when the wait ended   130 interrupted (Ctrl-C)";
+  5 still running when the wait ended   6 a spend limit or the person refused (nothing was sent)
+  130 interrupted (Ctrl-C)";
 
 const GENERATE_HELP: &str = "\
 Frames are local files (JPEG or PNG, at most 20 MB), http(s) URLs, data: URLs or Base64.
@@ -62,7 +64,8 @@ Examples:
 
 Exit codes: 0 saved (or submitted, with --no-wait); 2 invalid input, nothing sent; 3 no or wrong
 API key; 4 refused by the platform or the task failed; 5 still running after --wait seconds;
-1 anything else (network, saving, journal); 130 interrupted.";
+6 refused by a spend limit or not confirmed, nothing sent; 1 anything else (network, saving,
+journal); 130 interrupted.";
 
 const STATUS_HELP: &str = "\
 Asks the platform for the task's status (answering from the journal if the platform cannot be
@@ -308,6 +311,52 @@ pub struct CommonArgs {
         value_name = "SECONDS"
     )]
     pub dedup_window_seconds: u64,
+
+    /// Most seconds of video (duration × samples) submitted per rolling 24 hours, counting every
+    /// submit that may have been paid; a call that would pass it is refused before anything is
+    /// sent. Default: no limit.
+    #[arg(
+        long,
+        env = "VEO_MAX_VIDEO_SECONDS_PER_DAY",
+        global = true,
+        value_name = "SECONDS",
+        help_heading = "Spending"
+    )]
+    pub max_video_seconds_per_day: Option<u64>,
+
+    /// Most seconds of video one call may ask for. Default: no limit.
+    #[arg(
+        long,
+        env = "VEO_MAX_VIDEO_SECONDS_PER_CALL",
+        global = true,
+        value_name = "SECONDS",
+        help_heading = "Spending"
+    )]
+    pub max_video_seconds_per_call: Option<u64>,
+
+    /// Calls above this many seconds of video are made only after the person confirms (an MCP
+    /// host that supports elicitation asks; `generate` asks at a terminal or takes --yes).
+    #[arg(
+        long,
+        env = "VEO_CONFIRM_ABOVE_SECONDS",
+        global = true,
+        value_name = "SECONDS",
+        help_heading = "Spending"
+    )]
+    pub confirm_above_seconds: Option<u64>,
+
+    /// A model's price per second of video, for estimates: MODEL=PER_SECOND[,audio=PER_SECOND]
+    /// (the second with an audio track), e.g. veo-3.1=0.40,audio=0.75. Repeatable; in the
+    /// environment, separated by ';'. Without prices, veo speaks in seconds of video.
+    #[arg(
+        long = "price",
+        env = "VEO_PRICES",
+        value_delimiter = ';',
+        global = true,
+        value_name = "MODEL=PRICE",
+        help_heading = "Spending"
+    )]
+    pub prices: Vec<Price>,
 }
 
 #[cfg(windows)]
@@ -352,7 +401,13 @@ impl CommonArgs {
                 Some(path) => JournalLocation::File(path.clone()),
                 None => JournalLocation::File(default_journal()),
             })
-            .with_dedup_window(Duration::from_secs(self.dedup_window_seconds));
+            .with_dedup_window(Duration::from_secs(self.dedup_window_seconds))
+            .with_spend_limits(SpendLimits {
+                per_day: self.max_video_seconds_per_day,
+                per_call: self.max_video_seconds_per_call,
+                confirm_above: self.confirm_above_seconds,
+                prices: self.prices.clone(),
+            });
         Ok(if self.allowed_roots.is_empty() {
             config
         } else {

@@ -165,3 +165,31 @@ async fn a_submit_interrupted_by_a_crash_becomes_unknown() {
         assert_eq!(listed.len(), 1);
     }
 }
+
+#[test]
+fn a_budget_says_when_a_call_of_this_size_fits_again() {
+    let budget = super::Budget {
+        limit_seconds: 16,
+        period: Duration::from_secs(3600),
+    };
+    let now = SystemTime::now();
+    let ago = |s: u64| now - Duration::from_secs(s);
+    let spent = [(ago(4000), 8), (ago(1000), 8), (ago(500), 8)];
+    assert!(
+        budget.check(&spent[..1], 8, now).is_ok(),
+        "outside the window"
+    );
+    assert!(
+        budget.check(&spent[1..2], 8, now).is_ok(),
+        "exactly at the limit"
+    );
+    let over = budget.check(&spent, 4, now).unwrap_err();
+    assert_eq!(over.used_seconds, 16);
+    assert_eq!(
+        over.fits_at,
+        Some(ago(1000) + budget.period),
+        "when the oldest leaves"
+    );
+    let too_big = budget.check(&[], 17, now).unwrap_err();
+    assert_eq!(too_big.fits_at, None, "never");
+}
