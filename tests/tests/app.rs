@@ -107,9 +107,13 @@ async fn only_an_app_with_a_background_watcher_follows_tasks_unasked() {
             App::start(config(mock.base_url(), Some(mock.api_key())).with_background(background))
                 .await
                 .unwrap();
-        app.submit(&prepared(&format!("background {background}")).await, false, &CannotAsk)
-            .await
-            .unwrap();
+        app.submit(
+            &prepared(&format!("background {background}")).await,
+            false,
+            &CannotAsk,
+        )
+        .await
+        .unwrap();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let polls = mock.stats().task_results();
         if background {
