@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests: an MCP client that records progress notifications,
 //! connected to a [`VeoServer`] in-process or over streamable HTTP.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressNotificationParam};
@@ -238,4 +239,30 @@ pub async fn call_checked(client: &McpClient, tool: &'static str, args: Value) -
         );
     }
     result
+}
+
+/// POSTs a JSON-RPC `body` to veo-mcp's `/mcp` at `addr` with extra `headers`.
+pub async fn post(addr: SocketAddr, body: String, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    request.send().await.unwrap()
+}
+
+/// Reads the JSON-RPC message of a reply sent either as JSON or as a server-sent event stream.
+pub async fn rpc_reply(response: reqwest::Response) -> Value {
+    let body = response.text().await.unwrap();
+    if let Ok(value) = serde_json::from_str::<Value>(&body) {
+        return value;
+    }
+    body.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+        .find(|v| v.get("id").is_some())
+        .unwrap_or_else(|| panic!("no JSON-RPC reply in {body}"))
 }

@@ -9,7 +9,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use veo_mcp::transport::{HttpOptions, serve_http_on};
-use veo_tests::{Recorder, config};
+use veo_tests::{Recorder, config, post, rpc_reply};
 
 const TOKEN: &str = "test-token-123";
 
@@ -30,18 +30,6 @@ async fn start(options: HttpOptions) -> (SocketAddr, CancellationToken) {
 fn initialize() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
-}
-
-async fn post(addr: SocketAddr, body: String, headers: &[(&str, &str)]) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(format!("http://{addr}/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    request.send().await.unwrap()
 }
 
 #[tokio::test]
@@ -224,19 +212,6 @@ async fn an_rmcp_http_client_generates_a_video_from_two_20_mb_frames() {
     );
     client.cancel().await.unwrap();
     shutdown.cancel();
-}
-
-/// Reads the JSON-RPC message of a reply sent either as JSON or as a server-sent event stream.
-async fn rpc_reply(response: reqwest::Response) -> Value {
-    let body = response.text().await.unwrap();
-    if let Ok(value) = serde_json::from_str::<Value>(&body) {
-        return value;
-    }
-    body.lines()
-        .filter_map(|line| line.strip_prefix("data:"))
-        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-        .find(|v| v.get("id").is_some())
-        .unwrap_or_else(|| panic!("no JSON-RPC reply in {body}"))
 }
 
 #[tokio::test]

@@ -13,10 +13,11 @@ use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt as _};
 use serde_json::{Value, json};
 use veo_mcp::journal::JournalLocation;
 use veo_mcp::spend::{Price, SpendLimits};
+use veo_mcp::transport::{HttpOptions, serve_http_on};
 use veo_mock::{Fault, FaultRule, MockConfig, Scope};
 use veo_tests::{
-    call_checked as call, config, connect_in_process, mock, request, structured, text,
-    without_background_polls,
+    call_checked as call, config, connect_in_process, mock, post, request, rpc_reply, structured,
+    text, without_background_polls,
 };
 
 fn limits(per_day: Option<u64>, per_call: Option<u64>, confirm_above: Option<u64>) -> SpendLimits {
@@ -227,7 +228,6 @@ async fn person_call(
         unreachable!()
     };
     client
-        .peer()
         .call_tool(CallToolRequestParams::new("generate_transition_video").with_arguments(args))
         .await
         .expect("answered")
@@ -281,4 +281,91 @@ async fn an_expensive_call_is_made_only_when_the_person_confirms_it() {
         text(&unasked)
     );
     assert_eq!(mock.stats().submits(), 1);
+}
+
+/// A stateless 2026-07-28 `tools/call` of generate_transition_video, as raw JSON-RPC over HTTP,
+/// from a client with the given capabilities, carrying `extra` parameters (an answer).
+async fn call_2026(
+    addr: std::net::SocketAddr,
+    prompt: &str,
+    capabilities: Value,
+    extra: Value,
+) -> Value {
+    let mut params = json!({
+        "name": "generate_transition_video",
+        "arguments": request(prompt),
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": capabilities,
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        },
+    });
+    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+        params.extend(extra.clone());
+    }
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "generate_transition_video"),
+    ];
+    rpc_reply(post(addr, call.to_string(), &headers).await).await["result"].clone()
+}
+
+#[tokio::test]
+async fn a_2026_client_is_asked_through_an_input_required_round() {
+    let mock = mock(MockConfig::fast()).await;
+    let mut spend = limits(None, None, Some(4));
+    spend.prices = vec!["veo-3.1=0.50".parse::<Price>().unwrap()];
+    let server = veo_tests::server(
+        without_background_polls(config(mock.base_url(), Some(mock.api_key())))
+            .with_spend_limits(spend),
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(
+        async move { serve_http_on(listener, server, &HttpOptions::default(), stop).await },
+    );
+    let can_ask = json!({"elicitation": {"form": {}}});
+
+    // First round: the question comes back as input_required; nothing is sent.
+    let round = call_2026(addr, "asked in a round", can_ask.clone(), json!({})).await;
+    assert_eq!(round["resultType"], "input_required", "{round}");
+    let question = &round["inputRequests"]["confirm"];
+    assert_eq!(question["method"], "elicitation/create", "{round}");
+    let message = question["params"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("8 s of video") && message.contains("4.00"),
+        "{message}"
+    );
+    let state = round["requestState"].clone();
+    assert_eq!(mock.stats().total_requests(), 0);
+
+    // The client asks the person and calls again with the answer.
+    let answer = |action: &str| {
+        json!({
+            "requestState": state,
+            "inputResponses": {"confirm": {"action": action, "content": {"confirm": action == "accept"}}},
+        })
+    };
+    let declined = call_2026(addr, "asked in a round", can_ask.clone(), answer("decline")).await;
+    assert_eq!(declined["isError"], true, "{declined}");
+    assert_eq!(declined["_meta"]["veo/error"], "declined");
+    assert_eq!(mock.stats().total_requests(), 0);
+    let made = call_2026(addr, "asked in a round", can_ask, answer("accept")).await;
+    assert_eq!(made["isError"], false, "{made}");
+    assert!(made["structuredContent"]["task_id"].is_string(), "{made}");
+    assert_eq!(mock.stats().tasks_created, 1);
+
+    // A 2026 client that declared no elicitation cannot be asked.
+    let unasked = call_2026(addr, "never asked", json!({}), json!({})).await;
+    assert_eq!(
+        unasked["_meta"]["veo/error"], "confirmation_required",
+        "{unasked}"
+    );
+    assert_eq!(mock.stats().tasks_created, 1);
+    shutdown.cancel();
 }

@@ -114,6 +114,9 @@ pub enum Confirmation {
     Declined,
     /// There is no way to ask (the client cannot): send nothing.
     Unavailable,
+    /// The question goes back to the caller, who asks the person and calls again with the
+    /// answer (MCP's `input_required`): send nothing now.
+    AskInAnotherRound,
 }
 
 /// Asks the person whether to go ahead with an expensive call: an MCP form elicitation, a

@@ -67,6 +67,14 @@ pub enum AppError {
         threshold: u64,
     },
 
+    /// The person must answer `question` first; the caller asks and calls again with the
+    /// answer. Nothing was sent.
+    #[error("this call needs the person's confirmation first: {question}")]
+    ConfirmationPending {
+        /// What to ask.
+        question: String,
+    },
+
     /// An identical request was sent recently and its outcome is unknown; it was not resent.
     #[error("an identical request (same frames, prompt and parameters) was sent at {} and its outcome is unknown: {}. It was not sent again, so nothing was charged now.", rfc3339(*since), detail.as_deref().unwrap_or("no task id came back"))]
     OutcomeInDoubt {
@@ -195,7 +203,9 @@ impl AppError {
             AppError::OutcomeInDoubt { .. } => ErrorClass::SubmitOutcomeUnknown,
             AppError::LimitReached(_) => ErrorClass::SpendLimit,
             AppError::Declined { .. } => ErrorClass::Declined,
-            AppError::ConfirmationUnavailable { .. } => ErrorClass::ConfirmationRequired,
+            AppError::ConfirmationUnavailable { .. } | AppError::ConfirmationPending { .. } => {
+                ErrorClass::ConfirmationRequired
+            }
         }
     }
 }

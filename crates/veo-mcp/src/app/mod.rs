@@ -291,6 +291,9 @@ impl App {
                 video_seconds: seconds,
                 threshold: self.inner.config.spend.confirm_above.unwrap_or_default(),
             }),
+            Confirmation::AskInAnotherRound => Err(AppError::ConfirmationPending {
+                question: request.message,
+            }),
         }
     }
 

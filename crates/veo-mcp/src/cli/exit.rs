@@ -163,7 +163,7 @@ fn advice(error: &AppError) -> Option<&'static str> {
             "The limits are set with --max-video-seconds-per-call and --max-video-seconds-per-day (VEO_MAX_VIDEO_SECONDS_PER_CALL, VEO_MAX_VIDEO_SECONDS_PER_DAY)."
         }
         AppError::Declined { .. } => return None,
-        AppError::ConfirmationUnavailable { .. } => {
+        AppError::ConfirmationUnavailable { .. } | AppError::ConfirmationPending { .. } => {
             "Run it at a terminal to be asked, or pass --yes to confirm it; the threshold is --confirm-above-seconds (VEO_CONFIRM_ABOVE_SECONDS)."
         }
         AppError::Core(Error::Cancelled) => return None,

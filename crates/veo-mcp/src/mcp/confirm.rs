@@ -1,17 +1,27 @@
-//! Confirmation through the MCP host: a form elicitation the host shows the person, when the
-//! client declared it can (protocol versions that allow server-to-client requests).
+//! Confirmation through the MCP host, as the client's protocol allows:
+//! - before 2026-07-28, a form elicitation request the host shows the person while the call waits;
+//! - from 2026-07-28 (no server-to-client requests), an `input_required` answer carrying the
+//!   same form: the client asks the person and calls again with the answer (SEP-2322);
+//! - a client that declared no elicitation cannot be asked.
 
 use std::time::Duration;
 
-use rmcp::service::{ElicitationError, Peer};
+use rmcp::model::{
+    ElicitRequest, ElicitRequestParams, ElicitationSchema, InputRequest, InputRequests,
+    InputRequiredResult, InputResponses, ProtocolVersion,
+};
+use rmcp::service::{ElicitationError, Peer, RequestContext};
 use rmcp::{RoleServer, elicit_safe};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::spend::{Confirm, ConfirmRequest, Confirmation};
 
-/// How long the person has to answer.
+/// How long the person has to answer a form shown during the call.
 const ANSWER_WITHIN: Duration = Duration::from_secs(300);
+/// Key of the confirmation among a round's input requests, and the request state echoed back.
+const CONFIRM_KEY: &str = "confirm";
 
 /// The form: one yes/no question.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -22,34 +32,100 @@ struct Approval {
 
 elicit_safe!(Approval);
 
-/// Asks the person through the client of `peer`.
-pub struct Elicitation {
-    /// The client of the call being confirmed.
-    pub peer: Peer<RoleServer>,
+/// Asks the person through the client of one tool call.
+pub enum HostConfirm {
+    /// Send an elicitation request and wait for the answer.
+    Elicitation(Peer<RoleServer>),
+    /// Answer with `input_required`, or read the answer the client sent with this call.
+    InputRequired(Option<Value>),
+    /// The client cannot be asked.
+    CannotAsk,
+}
+
+impl HostConfirm {
+    /// The way to ask the client of the call in `context`; `responses` are the answers the
+    /// client sent with it (an `input_required` round's).
+    pub fn for_call(
+        context: &RequestContext<RoleServer>,
+        responses: Option<InputResponses>,
+    ) -> HostConfirm {
+        let stateless = context
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        if !stateless {
+            return HostConfirm::Elicitation(context.peer.clone());
+        }
+        let can_elicit = context
+            .client_capabilities()
+            .and_then(|c| c.elicitation)
+            .is_some_and(|e| e.form.is_some() || e.url.is_none());
+        if !can_elicit {
+            return HostConfirm::CannotAsk;
+        }
+        HostConfirm::InputRequired(responses.and_then(|mut r| r.remove(CONFIRM_KEY)))
+    }
+}
+
+/// The `input_required` result that asks `question`.
+pub fn input_required(question: &str) -> InputRequiredResult {
+    let mut requests = InputRequests::new();
+    if let Ok(schema) = ElicitationSchema::from_type::<Approval>() {
+        requests.insert(
+            CONFIRM_KEY.to_string(),
+            InputRequest::Elicitation(ElicitRequest::new(
+                ElicitRequestParams::FormElicitationParams {
+                    meta: None,
+                    message: question.to_string(),
+                    requested_schema: schema,
+                },
+            )),
+        );
+    }
+    InputRequiredResult::new(Some(requests), Some(CONFIRM_KEY.to_string()))
 }
 
 #[async_trait::async_trait]
-impl Confirm for Elicitation {
+impl Confirm for HostConfirm {
     async fn confirm(&self, request: &ConfirmRequest) -> Confirmation {
-        let asked = self
-            .peer
-            .elicit_with_timeout::<Approval>(request.message.clone(), Some(ANSWER_WITHIN))
-            .await;
-        match asked {
-            Ok(Some(Approval { confirm: true })) => Confirmation::Accepted,
-            Ok(_)
-            | Err(
-                ElicitationError::UserDeclined
-                | ElicitationError::UserCancelled
-                | ElicitationError::Service(rmcp::ServiceError::Timeout { .. }),
-            ) => Confirmation::Declined,
-            Err(ElicitationError::CapabilityNotSupported) => Confirmation::Unavailable,
-            Err(e) => {
-                // No answer came (a timeout, a broken connection, a protocol that forbids
-                // asking): nothing is sent without one.
-                tracing::info!("no confirmation: {e}");
-                Confirmation::Unavailable
+        match self {
+            HostConfirm::Elicitation(peer) => elicit(peer, request).await,
+            HostConfirm::InputRequired(None) => Confirmation::AskInAnotherRound,
+            HostConfirm::InputRequired(Some(answer)) => {
+                let accepted = answer.get("action").and_then(Value::as_str) == Some("accept")
+                    && answer
+                        .get("content")
+                        .and_then(|c| c.get("confirm"))
+                        .and_then(Value::as_bool)
+                        == Some(true);
+                if accepted {
+                    Confirmation::Accepted
+                } else {
+                    Confirmation::Declined
+                }
             }
+            HostConfirm::CannotAsk => Confirmation::Unavailable,
+        }
+    }
+}
+
+async fn elicit(peer: &Peer<RoleServer>, request: &ConfirmRequest) -> Confirmation {
+    let asked = peer
+        .elicit_with_timeout::<Approval>(request.message.clone(), Some(ANSWER_WITHIN))
+        .await;
+    match asked {
+        Ok(Some(Approval { confirm: true })) => Confirmation::Accepted,
+        Ok(_)
+        | Err(
+            ElicitationError::UserDeclined
+            | ElicitationError::UserCancelled
+            | ElicitationError::Service(rmcp::ServiceError::Timeout { .. }),
+        ) => Confirmation::Declined,
+        Err(ElicitationError::CapabilityNotSupported) => Confirmation::Unavailable,
+        Err(e) => {
+            // No answer could come (a broken connection, a malformed reply): nothing is sent
+            // without one.
+            tracing::info!("no confirmation: {e}");
+            Confirmation::Unavailable
         }
     }
 }

@@ -16,7 +16,7 @@ pub mod reply;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::handler::server::tool::{InputResponses, ToolCallContext};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -34,6 +34,7 @@ use crate::app::report::{
 };
 use crate::app::{App, AppError, ResultOptions};
 use crate::config::Config;
+use confirm::HostConfirm;
 
 const INSTRUCTIONS: &str = "Makes short videos that move from a first frame to a last frame (Veo 3.1). \
 Call generate_transition_video once with both frames and a prompt: it returns a task_id at once and \
@@ -99,19 +100,21 @@ impl VeoServer {
         &self,
         args: JsonObject,
         context: RequestContext<RoleServer>,
-    ) -> CallToolResult {
+        InputResponses(answers): InputResponses,
+    ) -> CallToolResponse {
         let config = self.app.config();
         let (prepared, allow_duplicate) =
             match args::generate_args(args, config.default_model, &config.image_policy).await {
                 Ok(parsed) => parsed,
-                Err(invalid) => return AppError::from(invalid).into(),
+                Err(invalid) => return CallToolResult::from(AppError::from(invalid)).into(),
             };
-        let ask = confirm::Elicitation {
-            peer: context.peer.clone(),
-        };
+        let ask = HostConfirm::for_call(&context, answers);
         match self.app.submit(&prepared, allow_duplicate, &ask).await {
-            Ok(submitted) => reply::structured(&submitted, submitted.text()),
-            Err(e) => e.into(),
+            Ok(submitted) => reply::structured(&submitted, submitted.text()).into(),
+            Err(AppError::ConfirmationPending { question }) => {
+                confirm::input_required(&question).into()
+            }
+            Err(e) => CallToolResult::from(e).into(),
         }
     }
 

@@ -82,6 +82,9 @@ fn advice(error: &AppError) -> Option<&'static str> {
         AppError::Declined { .. } => {
             "Do not submit it again unless the user asks for it; a shorter video or fewer samples may not need confirmation."
         }
+        AppError::ConfirmationPending { .. } => {
+            "Ask the user to confirm, then call again with the same arguments and their answer."
+        }
         AppError::ConfirmationUnavailable { .. } => {
             "This host cannot show the confirmation (it does not support MCP elicitation). Ask for a shorter video or fewer samples, or ask the person who runs this server to raise --confirm-above-seconds (VEO_CONFIRM_ABOVE_SECONDS)."
         }
