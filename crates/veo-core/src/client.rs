@@ -138,7 +138,21 @@ impl Client {
             .await
     }
 
+    /// `error` with the API key taken out of every text the platform sent back.
+    pub(crate) fn redacted(&self, error: Error) -> Error {
+        match &self.inner.config.api_key {
+            Some(key) => error.redact(key.expose()),
+            None => error,
+        }
+    }
+
     async fn submit_body(&self, model: Model, body: &RequestBody) -> Result<String> {
+        self.submit_body_raw(model, body)
+            .await
+            .map_err(|e| self.redacted(e))
+    }
+
+    async fn submit_body_raw(&self, model: Model, body: &RequestBody) -> Result<String> {
         let key = self.key()?;
         let http = self.http()?;
         let policy = &self.inner.config.retry;
@@ -195,6 +209,12 @@ impl Client {
 
     /// Fetches a task's current state once, without retrying.
     pub async fn task_result_once(&self, task_id: &str) -> Result<TaskResult> {
+        self.task_result_raw(task_id)
+            .await
+            .map_err(|e| self.redacted(e))
+    }
+
+    async fn task_result_raw(&self, task_id: &str) -> Result<TaskResult> {
         let key = self.key()?;
         let http = self.http()?;
         let timeout = self.inner.config.query_timeout;

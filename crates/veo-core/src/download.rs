@@ -29,7 +29,10 @@ impl Client {
     /// ([`Error::is_transient`]) and worth retrying.
     pub async fn download(&self, url: &str, dest: &Path) -> Result<u64> {
         let temp = temp_path(dest);
-        let outcome = self.download_to(url, dest, &temp).await;
+        let outcome = self
+            .download_to(url, dest, &temp)
+            .await
+            .map_err(|e| self.redacted(e));
         if outcome.is_err() {
             let _ = tokio::fs::remove_file(&temp).await;
         }

@@ -224,6 +224,65 @@ impl Error {
         )
     }
 
+    /// The error with every occurrence of `secret` in its texts replaced by `<redacted>`: texts
+    /// that came from the platform (a message, an excerpt of a body) may echo what was sent.
+    pub fn redact(self, secret: &str) -> Error {
+        if secret.is_empty() {
+            return self;
+        }
+        let clean = |text: String| {
+            if text.contains(secret) {
+                text.replace(secret, "<redacted>")
+            } else {
+                text
+            }
+        };
+        match self {
+            Error::Auth { status, message } => Error::Auth {
+                status,
+                message: clean(message),
+            },
+            Error::RateLimited {
+                retry_after,
+                message,
+            } => Error::RateLimited {
+                retry_after,
+                message: clean(message),
+            },
+            Error::Upstream {
+                status,
+                reason,
+                message,
+            } => Error::Upstream {
+                status,
+                reason: reason.map(clean),
+                message: clean(message),
+            },
+            Error::SubmitOutcomeUnknown { detail } => Error::SubmitOutcomeUnknown {
+                detail: clean(detail),
+            },
+            Error::Network {
+                may_have_reached_server,
+                message,
+            } => Error::Network {
+                may_have_reached_server,
+                message: clean(message),
+            },
+            Error::BadResponse { status, detail } => Error::BadResponse {
+                status,
+                detail: clean(detail),
+            },
+            Error::LinkExpired { status, message } => Error::LinkExpired {
+                status,
+                message: clean(message),
+            },
+            Error::NotFound { task_id } => Error::NotFound {
+                task_id: clean(task_id),
+            },
+            other => other,
+        }
+    }
+
     /// How long the platform asked to wait before the next request, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

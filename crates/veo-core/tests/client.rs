@@ -517,3 +517,32 @@ async fn wait_ends_at_once_on_a_lasting_failure() {
     assert!(matches!(e, Error::Auth { .. }), "{e:?}");
     assert_eq!(s.query_count.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_key_the_platform_echoes_back_is_never_shown() {
+    let echoed = format!(r#"{{"reason":"UNAUTHORIZED","message":"bad key Bearer {KEY}"}}"#);
+    let s = script(
+        vec![(401, vec![], echoed.clone())],
+        vec![(500, vec![], format!("<html>{KEY}</html>"))],
+    );
+    let base = start(s.clone()).await;
+    let veo = client(&base);
+    let refused = veo
+        .submit(&prepared(Model::Veo31).await)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, Error::Auth { .. }), "{refused:?}");
+    assert_no_key(&refused);
+    assert!(refused.to_string().contains("<redacted>"), "{refused}");
+    let failed = veo.task_result("t").await.unwrap_err();
+    assert_no_key(&failed);
+    let s = script(vec![(200, vec![], format!("{{\"oops\":\"{KEY}\"}}"))], vec![]);
+    let base = start(s).await;
+    let unknown = client(&base)
+        .submit(&prepared(Model::Veo31).await)
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, Error::SubmitOutcomeUnknown { .. }), "{unknown:?}");
+    assert_no_key(&unknown);
+}
+
