@@ -279,3 +279,56 @@ async fn session_clients_and_stateless_2026_clients_are_both_served() {
     );
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn oauth_probes_find_nothing_and_any_case_of_bearer_works() {
+    let (addr, shutdown) = start(HttpOptions {
+        auth_token: Some(TOKEN.into()),
+        ..HttpOptions::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-protected-resource/mcp",
+        "/register",
+    ] {
+        let response = http
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let bearer = format!("bearer {TOKEN}");
+    let response = post(
+        addr,
+        initialize().to_string(),
+        &[("authorization", bearer.as_str())],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_declared_body_over_the_limit_is_refused_at_once() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (addr, shutdown) = start(HttpOptions::default()).await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Declares 1 GiB, sends 16 bytes, and waits.
+    stream
+        .write_all(
+            b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: 1073741824\r\n\r\n{\"jsonrpc\":\"2.0\"",
+        )
+        .await
+        .unwrap();
+    let mut head = vec![0u8; 64];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut head))
+        .await
+        .expect("an answer without waiting for the body")
+        .unwrap();
+    let head = String::from_utf8_lossy(&head[..read]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    shutdown.cancel();
+}

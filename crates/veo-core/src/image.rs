@@ -47,15 +47,21 @@ pub struct ImagePolicy {
 }
 
 impl Default for ImagePolicy {
-    /// The current directory and the user's home directory.
+    /// The current directory and the user's home directory, but never a filesystem root: a
+    /// server started in `/` (as some desktop hosts do) must not read the whole disk.
     fn default() -> Self {
-        let mut allowed_roots = Vec::new();
-        if let Ok(cwd) = std::env::current_dir() {
-            allowed_roots.push(cwd);
-        }
-        if let Some(home) = dirs::home_dir() {
-            allowed_roots.push(home);
-        }
+        ImagePolicy::from_candidates([std::env::current_dir().ok(), dirs::home_dir()])
+    }
+}
+
+impl ImagePolicy {
+    /// The candidates that are present and not a filesystem root (`/`, `C:\`).
+    fn from_candidates(candidates: impl IntoIterator<Item = Option<PathBuf>>) -> ImagePolicy {
+        let allowed_roots = candidates
+            .into_iter()
+            .flatten()
+            .filter(|dir| dir.parent().is_some())
+            .collect();
         ImagePolicy { allowed_roots }
     }
 }
@@ -652,5 +658,15 @@ mod tests {
                     .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
             })
             .unwrap_or(false)
+    }
+
+    #[test]
+    fn a_filesystem_root_is_never_a_default_root() {
+        let policy = ImagePolicy::from_candidates([
+            Some(PathBuf::from("/")),
+            Some(PathBuf::from("/home/someone")),
+            None,
+        ]);
+        assert_eq!(policy.allowed_roots, [PathBuf::from("/home/someone")]);
     }
 }

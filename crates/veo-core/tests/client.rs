@@ -527,22 +527,24 @@ async fn a_key_the_platform_echoes_back_is_never_shown() {
     );
     let base = start(s.clone()).await;
     let veo = client(&base);
-    let refused = veo
-        .submit(&prepared(Model::Veo31).await)
-        .await
-        .unwrap_err();
+    let refused = veo.submit(&prepared(Model::Veo31).await).await.unwrap_err();
     assert!(matches!(refused, Error::Auth { .. }), "{refused:?}");
     assert_no_key(&refused);
     assert!(refused.to_string().contains("<redacted>"), "{refused}");
     let failed = veo.task_result("t").await.unwrap_err();
     assert_no_key(&failed);
-    let s = script(vec![(200, vec![], format!("{{\"oops\":\"{KEY}\"}}"))], vec![]);
+    let s = script(
+        vec![(200, vec![], format!("{{\"oops\":\"{KEY}\"}}"))],
+        vec![],
+    );
     let base = start(s).await;
     let unknown = client(&base)
         .submit(&prepared(Model::Veo31).await)
         .await
         .unwrap_err();
-    assert!(matches!(unknown, Error::SubmitOutcomeUnknown { .. }), "{unknown:?}");
+    assert!(
+        matches!(unknown, Error::SubmitOutcomeUnknown { .. }),
+        "{unknown:?}"
+    );
     assert_no_key(&unknown);
 }
-

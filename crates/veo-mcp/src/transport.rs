@@ -90,21 +90,31 @@ pub fn http_router(
     Router::new()
         .nest_service("/mcp", service)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn_with_state(token, require_bearer))
 }
 
+/// Lets a request through only with the bearer token, when one is set. Only `/mcp` is guarded:
+/// anything else is answered 404, so an OAuth-aware host probing `/.well-known/oauth-*` learns
+/// there is no OAuth here instead of trying to register. The scheme is case-insensitive, as
+/// HTTP auth schemes are.
 async fn require_bearer(
     State(token): State<Option<Arc<str>>>,
     request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
+    if path != "/mcp" && !path.starts_with("/mcp/") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     if let Some(expected) = token {
         let presented = request
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
         let matches =
             presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(expected.as_bytes())));
         if !matches {
@@ -115,6 +125,24 @@ async fn require_bearer(
             )
                 .into_response();
         }
+    }
+    next.run(request).await
+}
+
+/// Refuses at once, with 413, a request that declares a body larger than the limit (rather than
+/// reading it until the limit is reached, or waiting for bytes that never come).
+async fn refuse_oversized(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_HTTP_BODY_BYTES as u64) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body may be at most {MAX_HTTP_BODY_BYTES} bytes"),
+        )
+            .into_response();
     }
     next.run(request).await
 }
