@@ -236,7 +236,9 @@ impl JsonSchema for DurationSeconds {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({ "type": "integer", "enum": [4, 6, 8] })
+        // A range rather than an integer enum, which some hosts (Gemini) refuse; the field's
+        // description and validation name the three allowed values.
+        schemars::json_schema!({ "type": "integer", "minimum": 4, "maximum": 8 })
     }
 }
 

@@ -171,10 +171,13 @@ fn walk(schema: &Value, path: &str, problems: &mut Vec<String>) {
         None if path != "$" => problems.push(format!("{path}: has no type")),
         None => {}
     }
-    if let Some(Value::Array(values)) = obj.get("enum")
-        && values.iter().any(Value::is_null)
-    {
-        problems.push(format!("{path}: enum contains null"));
+    if let Some(Value::Array(values)) = obj.get("enum") {
+        if values.iter().any(Value::is_null) {
+            problems.push(format!("{path}: enum contains null"));
+        } else if !values.iter().all(Value::is_string) {
+            // Gemini's function declarations take string enums only.
+            problems.push(format!("{path}: enum values must be strings"));
+        }
     }
     if let Some(props) = obj.get("properties").and_then(Value::as_object) {
         for (name, child) in props {
@@ -235,7 +238,19 @@ mod tests {
         assert_eq!(props["aspect_ratio"]["enum"], json!(["16:9", "9:16"]));
         assert_eq!(
             props["duration_seconds"],
-            json!({"type": "integer", "enum": [4, 6, 8], "default": 8, "description": props["duration_seconds"]["description"]})
+            json!({"type": "integer", "minimum": 4, "maximum": 8, "default": 8, "description": props["duration_seconds"]["description"]})
+        );
+        assert!(
+            props["duration_seconds"]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("4, 6 or 8")),
+            "the allowed values are named"
+        );
+        assert_eq!(
+            host_compatibility_problems(&json!({"type": "object", "properties": {"n": {
+                "type": "integer", "enum": [4, 6, 8], "description": "n"}}})),
+            ["$.properties.n: enum values must be strings"],
+            "integer enums are refused (Gemini takes string enums only)"
         );
         assert_eq!(
             props["person_generation"]["enum"],

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::Retryable as _;
+use sha2::Digest as _;
 use tokio::sync::Semaphore;
 use veo_core::{Client, Error, TaskResult};
 
@@ -297,32 +298,35 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// `task_id` as a file-name stem: itself when it is only ASCII letters, digits, `-` and `_`;
-/// otherwise the other characters become `_` and a hash of the original id is appended, so two
-/// ids never share a name.
+/// Longest task id used as a file name as it is.
+const MAX_PLAIN_STEM: usize = 100;
+
+/// `task_id` as a file-name stem: itself when it is only ASCII letters, digits, `-` and `_` and
+/// at most 100 characters; otherwise (at most 64 of) its characters with the others made `_`,
+/// then `.` and 16 hex digits of its SHA-256. A plain id never contains `.`, so no plain id
+/// and no other id can share a name, and every name fits a file system's limit.
 fn safe_stem(task_id: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    if task_id.chars().all(plain) {
+    if task_id.chars().all(plain) && !task_id.is_empty() && task_id.len() <= MAX_PLAIN_STEM {
         return task_id.to_string();
     }
     let cleaned: String = task_id
         .chars()
+        .take(64)
         .map(|c| if plain(c) { c } else { '_' })
         .collect();
-    // FNV-1a: stable across runs and platforms, enough to tell ids apart.
-    let hash = task_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{cleaned}-{:08x}", hash as u32)
+    let hash = sha2::Sha256::digest(task_id.as_bytes());
+    let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{cleaned}.{hex}")
 }
 
-/// `<output_dir>/<task_id>`, or `None` if the id would not stay one plain directory inside it.
+/// `<output_dir>/<stem of task_id>`, always one plain directory inside it.
 pub fn task_dir(output_dir: &Path, task_id: &str) -> Option<PathBuf> {
     let name = safe_stem(task_id);
     let relative = Path::new(&name);
     let single = relative.components().count() == 1
         && matches!(relative.components().next(), Some(Component::Normal(_)));
-    (!name.is_empty() && name.len() <= 200 && single).then(|| output_dir.join(relative))
+    single.then(|| output_dir.join(relative))
 }
 
 /// `<task_id>.mp4` for a single video, `<task_id>-<n>.mp4` (from 1) for several.
@@ -353,13 +357,21 @@ mod tests {
                 "{hostile} → {dir:?}"
             );
         }
-        assert_eq!(task_dir(out, ""), None);
-        assert_ne!(
-            task_dir(out, "a.b"),
-            task_dir(out, "a_b"),
-            "no two ids share a folder"
-        );
-        assert_ne!(file_name("a:b", 0, 1), file_name("a_b", 0, 1));
+        assert!(task_dir(out, "").is_some_and(|d| d.parent() == Some(out)));
+        // No two ids share a name: not a cleaned one and a plain one, not two long ones.
+        let hashed = safe_stem("a.b");
+        for (one, other) in [
+            ("a.b", "a_b"),
+            ("a.b", hashed.as_str()),
+            ("a:b", "a_b"),
+            (&"x".repeat(300), &format!("{}y", "x".repeat(299))),
+        ] {
+            assert_ne!(task_dir(out, one), task_dir(out, other), "{one} / {other}");
+            assert_ne!(file_name(one, 0, 1), file_name(other, 0, 1));
+        }
+        let long = "t".repeat(1000);
+        let dir = task_dir(out, &long).expect("a long id still has a directory");
+        assert!(dir.file_name().unwrap().len() < 100, "{dir:?}");
         assert_eq!(file_name("t", 0, 1), "t.mp4");
         assert_eq!(file_name("t", 1, 2), "t-2.mp4");
     }
