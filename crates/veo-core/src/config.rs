@@ -110,6 +110,10 @@ pub struct ClientConfig {
     pub query_timeout: Duration,
     /// Time allowed for one submit, upload included (two 20 MB frames are ~54 MB).
     pub submit_timeout: Duration,
+    /// Longest a video download may go without receiving a byte before it is given up.
+    pub download_idle_timeout: Duration,
+    /// Largest video file accepted.
+    pub max_download_bytes: u64,
     /// `User-Agent` header.
     pub user_agent: String,
     /// Retry limits.
@@ -124,6 +128,8 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             query_timeout: Duration::from_secs(30),
             submit_timeout: Duration::from_secs(300),
+            download_idle_timeout: Duration::from_secs(30),
+            max_download_bytes: 2 * 1024 * 1024 * 1024,
             user_agent: concat!("veo/", env!("CARGO_PKG_VERSION")).to_string(),
             retry: RetryPolicy::default(),
         }

@@ -48,15 +48,16 @@ impl Client {
             .await
             .map_err(|e| transport_error(&e, DOWNLOAD_TIMEOUT))?;
         let status = response.status();
+        let config = self.config();
         if status == StatusCode::FORBIDDEN || status == StatusCode::GONE {
-            let body = response.text().await.unwrap_or_default();
+            let body = error_text(response, config.download_idle_timeout).await;
             return Err(Error::LinkExpired {
                 status: status.as_u16(),
                 message: first_line(&body),
             });
         }
         if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
+            let body = error_text(response, config.download_idle_timeout).await;
             return Err(Error::Upstream {
                 status: status.as_u16(),
                 reason: None,
@@ -64,6 +65,16 @@ impl Client {
             });
         }
         let expected = response.content_length();
+        let too_large = |bytes: u64| Error::BadResponse {
+            status: status.as_u16(),
+            detail: format!(
+                "the video is larger than the {} bytes accepted ({bytes} bytes)",
+                config.max_download_bytes
+            ),
+        };
+        if let Some(expected) = expected.filter(|len| *len > config.max_download_bytes) {
+            return Err(too_large(expected));
+        }
         let local = |e: std::io::Error| Error::LocalFile {
             path: temp.to_path_buf(),
             message: e.to_string(),
@@ -72,7 +83,18 @@ impl Client {
         let mut written: u64 = 0;
         let mut head: Vec<u8> = Vec::with_capacity(12);
         let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
+        let idle = config.download_idle_timeout;
+        loop {
+            // A link that stops sending must not hold a download slot until the overall timeout.
+            let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {
+                return Err(Error::Network {
+                    may_have_reached_server: true,
+                    message: format!(
+                        "the download stalled: no data for {idle:?} after {written} bytes"
+                    ),
+                });
+            };
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|e| Error::Network {
                 may_have_reached_server: true,
                 message: format!(
@@ -83,8 +105,11 @@ impl Client {
             if head.len() < 12 {
                 head.extend(chunk.iter().take(12 - head.len()));
             }
-            file.write_all(&chunk).await.map_err(local)?;
             written += chunk.len() as u64;
+            if written > config.max_download_bytes {
+                return Err(too_large(written));
+            }
+            file.write_all(&chunk).await.map_err(local)?;
         }
         if let Some(expected) = expected
             && written != expected
@@ -119,6 +144,23 @@ impl Client {
             })?;
         Ok(written)
     }
+}
+
+/// The start of an error reply's body (at most 64 KiB, within `idle`), for its message.
+async fn error_text(response: reqwest::Response, idle: Duration) -> String {
+    const MOST: usize = 64 * 1024;
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while body.len() < MOST {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                let room = MOST - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// Checks that `bytes` are a whole MP4 file by walking its top-level boxes: they must start with

@@ -548,3 +548,59 @@ async fn a_key_the_platform_echoes_back_is_never_shown() {
     );
     assert_no_key(&unknown);
 }
+
+#[tokio::test]
+async fn a_stalled_or_oversized_download_is_given_up_without_a_file() {
+    use futures_util::{StreamExt as _, stream};
+    // One link sends 16 bytes and then nothing, another declares more than is accepted.
+    let stalled = || async {
+        let first = stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(&[0; 16]))]);
+        let body = axum::body::Body::from_stream(first.chain(stream::pending()));
+        Response::builder()
+            .header("content-length", "1000")
+            .body(body)
+            .unwrap()
+    };
+    let huge = || async {
+        Response::builder()
+            .header("content-length", "5000")
+            .body(axum::body::Body::from(vec![0u8; 5000]))
+            .unwrap()
+    };
+    let app = Router::new()
+        .route("/stalled.mp4", get(stalled))
+        .route("/huge.mp4", get(huge));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut config = ClientConfig::default().with_api_key(KEY);
+    config.download_idle_timeout = Duration::from_millis(300);
+    config.max_download_bytes = 4096;
+    let client = Client::new(config);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("v.mp4");
+
+    let started = std::time::Instant::now();
+    let stalled = client
+        .download(&format!("http://{addr}/stalled.mp4"), &dest)
+        .await
+        .unwrap_err();
+    assert!(stalled.to_string().contains("stalled"), "{stalled}");
+    assert!(stalled.is_transient(), "worth another try");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "given up when idle"
+    );
+
+    let huge = client
+        .download(&format!("http://{addr}/huge.mp4"), &dest)
+        .await
+        .unwrap_err();
+    assert!(huge.to_string().contains("larger than"), "{huge}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file left"
+    );
+}
