@@ -454,3 +454,23 @@ async fn a_waiting_call_and_the_background_watcher_do_not_both_poll() {
         "a 5 s task waited on by one call took {polls} task-result requests"
     );
 }
+
+#[tokio::test]
+async fn a_cut_off_reply_to_a_status_query_is_asked_again() {
+    let mock = mock(MockConfig::fast()).await;
+    let cfg = without_background_polls(config(mock.base_url(), Some(mock.api_key())));
+    let (client, _) = connect_in_process(veo_tests::server(cfg).await).await;
+    let submitted = call(&client, "generate_transition_video", request("p")).await;
+    let task_id = structured(&submitted)["task_id"].clone();
+    // A 200 whose JSON is cut off: a read, so it is simply asked again.
+    mock.set_faults(vec![FaultRule::next(Scope::Query, Fault::MalformedJson, 1)]);
+    let report = call(
+        &client,
+        "get_task_result",
+        json!({"task_id": task_id, "wait_seconds": 10}),
+    )
+    .await;
+    assert_eq!(report.is_error, Some(false), "{}", text(&report));
+    assert_eq!(structured(&report)["status"], "succeeded");
+    assert_eq!(mock.stats().faults_injected, 1);
+}
