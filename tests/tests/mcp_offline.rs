@@ -168,3 +168,36 @@ async fn an_unknown_tool_is_a_protocol_error() {
     assert!(outcome.is_err(), "{outcome:?}");
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn hostile_arguments_are_not_echoed_back_in_bulk() {
+    let (client, _) =
+        connect_in_process(veo_tests::server(config(&closed_port_url(), Some("k"))).await).await;
+    let mut args = serde_json::Map::new();
+    for i in 0..10_000 {
+        args.insert(format!("unknown_argument_{i}"), json!(i));
+    }
+    args.insert("x".repeat(100_000), json!(1));
+    let result = client
+        .peer()
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("generate_transition_video")
+                .with_arguments(args),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    let reply = serde_json::to_string(&result).unwrap();
+    assert!(reply.len() < 16 * 1024, "a {} byte error", reply.len());
+    assert!(text(&result).contains("more"), "{}", text(&result));
+
+    let name = "t".repeat(1_000_000);
+    let refused = client
+        .peer()
+        .call_tool(rmcp::model::CallToolRequestParams::new(name))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.len() < 1024, "a {} byte error", refused.len());
+    client.cancel().await.unwrap();
+}

@@ -25,7 +25,8 @@ impl Problem {
         message: impl Into<String>,
     ) -> Self {
         Problem {
-            field: field.into(),
+            // Field names come from the caller too (unknown fields): keep them short as well.
+            field: shorten(&field.into(), 64),
             value: shorten(&value.to_string(), 80),
             message: message.into(),
         }
@@ -52,6 +53,9 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
     format!("{head}… ({count} characters)")
 }
 
+/// Most problems an [`InvalidInput`] lists in its text (all are kept in `problems`).
+const MAX_PROBLEMS_SHOWN: usize = 20;
+
 /// All problems found in one request; never empty.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidInput {
@@ -67,8 +71,11 @@ impl fmt::Display for InvalidInput {
             "invalid input ({n} problem{}); nothing was sent",
             if n == 1 { "" } else { "s" }
         )?;
-        for p in &self.problems {
+        for p in self.problems.iter().take(MAX_PROBLEMS_SHOWN) {
             write!(f, "\n- {p}")?;
+        }
+        if n > MAX_PROBLEMS_SHOWN {
+            write!(f, "\n- … and {} more", n - MAX_PROBLEMS_SHOWN)?;
         }
         Ok(())
     }

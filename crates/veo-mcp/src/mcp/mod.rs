@@ -305,7 +305,7 @@ impl ServerHandler for VeoServer {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown tool \"{}\"; the tools are {GENERATE_TOOL}, {RESULT_TOOL} and {LIST_TOOL}",
-                    request.name
+                    request.name.chars().take(64).collect::<String>()
                 ),
                 None,
             ));
