@@ -332,3 +332,19 @@ async fn a_declared_body_over_the_limit_is_refused_at_once() {
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_json_gets_a_json_rpc_parse_error() {
+    let (addr, shutdown) = start(HttpOptions::default()).await;
+    let response = post(
+        addr,
+        r#"{"jsonrpc": "2.0", "id": 1, "method": "#.into(),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["error"]["code"], -32700, "{reply}");
+    assert_eq!(reply["id"], Value::Null);
+    shutdown.cancel();
+}

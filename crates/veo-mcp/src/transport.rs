@@ -90,6 +90,7 @@ pub fn http_router(
     Router::new()
         .nest_service("/mcp", service)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
+        .layer(middleware::from_fn(parse_errors_as_json_rpc))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn_with_state(token, require_bearer))
 }
@@ -127,6 +128,27 @@ async fn require_bearer(
         }
     }
     next.run(request).await
+}
+
+/// Answers a body that is not JSON as JSON-RPC says (a parse error, code -32700) rather than
+/// with the SDK's "415 Unsupported Media Type", which clients take for a content-type problem.
+async fn parse_errors_as_json_rpc(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text);
+    let Some(why) = detail.strip_prefix("fail to deserialize request body") else {
+        return Response::from_parts(parts, axum::body::Body::from(text));
+    };
+    let error = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": -32700, "message": format!("Parse error: the body is not valid JSON ({})", why.trim()) },
+    });
+    (StatusCode::BAD_REQUEST, axum::Json(error)).into_response()
 }
 
 /// Refuses at once, with 413, a request that declares a body larger than the limit (rather than
