@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use veo_core::{ImagePolicy, PreparedRequest, TaskStatus, TransitionRequest};
 use veo_mcp::app::{App, ErrorClass, ResultOptions};
-use veo_mcp::journal::TaskFilter;
+use veo_mcp::journal::{Begin, JournalLocation, NewSubmit, TaskFilter};
 use veo_mcp::spend::CannotAsk;
 use veo_mock::MockConfig;
 use veo_tests::{config, mock, png_base64};
@@ -123,4 +123,61 @@ async fn only_an_app_with_a_background_watcher_follows_tasks_unasked() {
         }
         app.stop_background();
     }
+}
+
+#[tokio::test]
+async fn a_submit_left_half_sent_by_a_process_that_is_gone_is_judged_at_once() {
+    // A process that started sending this very request, then was killed.
+    let mut sender = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let owner = veo_mcp::process::owner_of(sender.id());
+    sender.kill().unwrap();
+    sender.wait().unwrap();
+    let Some(owner) = owner else {
+        return; // no /proc here: such submits are judged by age, as before
+    };
+    let mock = mock(MockConfig::fast()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = JournalLocation::File(dir.path().join("journal.sqlite3"));
+    let request = prepared("interrupted mid-send").await;
+    {
+        let j = veo_mcp::journal::open(&journal).unwrap();
+        let begun = j
+            .begin_submit(
+                NewSubmit {
+                    fingerprint: request.fingerprint().await.unwrap(),
+                    prompt: request.request.prompt.clone(),
+                    parameters: (&request.request).into(),
+                    owner: Some(owner),
+                },
+                Duration::from_secs(600),
+                false,
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(begun, Begin::Proceed(_)));
+    }
+    let app = App::start(
+        config(mock.base_url(), Some(mock.api_key()))
+            .with_background(false)
+            .with_journal(journal),
+    )
+    .await
+    .unwrap();
+    let listed = app.list(None, 10).await.unwrap();
+    assert_eq!(
+        listed.tasks[0].submit_state, "outcome_unknown",
+        "judged at start"
+    );
+    let started = std::time::Instant::now();
+    let retry = app.submit(&request, false, &CannotAsk).await.unwrap_err();
+    assert_eq!(retry.class(), ErrorClass::SubmitOutcomeUnknown, "{retry}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no waiting on a dead sender"
+    );
+    assert_eq!(mock.stats().total_requests(), 0, "never resent");
 }

@@ -5,7 +5,7 @@
 //! - [`mcp`]: the MCP server ([`VeoServer`]), three tools that adapt JSON arguments to the app;
 //!   [`cli`]: the `generate`, `status` and `tasks` commands, adapting clap arguments to it.
 //! - [`app`]: what veo does, whoever asks ([`App`]): submit once, wait and save, list.
-//! - [`journal`]: every submit and what became of it (SQLite).
+//! - [`journal`]: every submit and what became of it (SQLite); [`process`]: who wrote an entry.
 //! - [`spend`]: spend limits, prices and confirmation before expensive calls.
 //! - [`watcher`]: following submitted tasks in the background; [`saver`]: saving their videos.
 //! - [`transport`]: stdio and streamable HTTP; [`logging`]: stderr-only logs.
@@ -19,6 +19,7 @@ pub mod demo;
 pub mod journal;
 pub mod logging;
 pub mod mcp;
+pub mod process;
 pub mod saver;
 pub mod spend;
 pub mod transport;

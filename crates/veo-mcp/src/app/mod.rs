@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::journal::{
     self, Begin, Journal, NewSubmit, Spend, SubmitFailure, SubmitState, TaskFilter,
 };
+use crate::process;
 use crate::saver::Saver;
 use crate::spend::{self, Confirm, ConfirmRequest, Confirmation, LimitKind, LimitReached};
 use crate::watcher::Watcher;
@@ -67,7 +68,7 @@ impl App {
     pub async fn start(config: Config) -> Result<App, AppError> {
         let journal = journal::open(&config.journal).map_err(AppError::JournalRead)?;
         let interrupted = journal
-            .recover_interrupted(config.client.submit_timeout + Duration::from_secs(60))
+            .recover_interrupted(interrupted_after(&config), &process::is_gone)
             .await
             .map_err(AppError::JournalRead)?;
         if interrupted > 0 {
@@ -156,6 +157,7 @@ impl App {
                 .map_err(AppError::FrameUnreadable)?,
             prompt: prepared.request.prompt.clone(),
             parameters,
+            owner: process::this_process(),
         };
         let submitted = |task_id: String, deduplicated: bool| {
             Submitted::new(prepared, task_id, deduplicated, cap, estimate)
@@ -210,7 +212,8 @@ impl App {
                     return Ok(submitted(task_id, true));
                 }
                 (SubmitState::Sending, _)
-                    if entry.created_at.elapsed().unwrap_or_default() < stale_after =>
+                    if entry.created_at.elapsed().unwrap_or_default() < stale_after
+                        && !entry.owner.as_deref().is_some_and(process::is_gone) =>
                 {
                     if Instant::now() >= give_up {
                         return Err(AppError::SubmitInProgress {
@@ -219,7 +222,13 @@ impl App {
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                _ => {
+                (state, _) => {
+                    if state == SubmitState::Sending {
+                        // Its process stopped mid-send: say so in the journal now.
+                        let _ = journal
+                            .recover_interrupted(interrupted_after(config), &process::is_gone)
+                            .await;
+                    }
                     return Err(AppError::OutcomeInDoubt {
                         since: entry.created_at,
                         detail: entry.submit_error,
@@ -452,6 +461,12 @@ impl App {
             },
         })
     }
+}
+
+/// How long a submit may stay `sending` before it counts as interrupted even when its process
+/// cannot be told: longer than any submit can take.
+fn interrupted_after(config: &Config) -> Duration {
+    config.client.submit_timeout + Duration::from_secs(60)
 }
 
 fn daily_limit(spend: Spend) -> LimitReached {

@@ -21,6 +21,7 @@ pub(super) fn submit(fingerprint: &str) -> NewSubmit {
         fingerprint: fingerprint.into(),
         prompt: "a fox".into(),
         parameters: EffectiveParameters::from(&veo_core::TransitionRequest::new("a", "b", "p")),
+        owner: Some("this-machine:1:1".into()),
     }
 }
 
@@ -151,18 +152,37 @@ async fn a_submit_interrupted_by_a_crash_becomes_unknown() {
     for j in backends() {
         let id = proceed(&*j, "f").await;
         assert_eq!(
-            j.recover_interrupted(Duration::from_secs(60))
+            j.recover_interrupted(Duration::from_secs(60), &|_| false)
                 .await
                 .unwrap(),
             0,
-            "too recent"
+            "too recent, and its process may still be sending it"
         );
-        assert_eq!(j.recover_interrupted(Duration::ZERO).await.unwrap(), 1);
+        assert_eq!(
+            j.recover_interrupted(Duration::from_secs(60), &|owner| owner
+                == "this-machine:1:1")
+                .await
+                .unwrap(),
+            1,
+            "its process is gone: judged at once"
+        );
+        let again = proceed(&*j, "g").await;
+        assert_eq!(
+            j.recover_interrupted(Duration::ZERO, &|_| false)
+                .await
+                .unwrap(),
+            1,
+            "old enough, whoever sent it"
+        );
+        assert_eq!(
+            j.get_local(again).await.unwrap().unwrap().submit_state,
+            SubmitState::OutcomeUnknown
+        );
         let entry = j.get_local(id).await.unwrap().unwrap();
         assert_eq!(entry.submit_state, SubmitState::OutcomeUnknown);
         assert!(entry.submit_error.unwrap().contains("stopped"));
         let listed = j.list(Some(TaskFilter::OutcomeUnknown), 10).await.unwrap();
-        assert_eq!(listed.len(), 1);
+        assert_eq!(listed.len(), 2);
     }
 }
 

@@ -171,6 +171,8 @@ pub struct TaskEntry {
     pub videos: Vec<VideoEntry>,
     /// The last error while saving videos, if saving has not succeeded.
     pub save_error: Option<String>,
+    /// The process that wrote the submit, when it could be told.
+    pub owner: Option<String>,
 }
 
 impl TaskEntry {
@@ -204,6 +206,8 @@ pub struct NewSubmit {
     pub prompt: String,
     /// Every parameter as it will be sent (the model included).
     pub parameters: EffectiveParameters,
+    /// The process sending it (see [`crate::process`]), when it can be told.
+    pub owner: Option<String>,
 }
 
 /// What [`JournalStore::begin_submit`] decided.
@@ -297,9 +301,14 @@ pub struct JournalError {
 /// processes, and nothing is ever deleted.
 #[async_trait::async_trait]
 pub trait JournalStore: Send + Sync + std::fmt::Debug {
-    /// Marks submits left in `sending` for longer than `older_than` (by a process that stopped)
-    /// as outcome unknown; returns how many.
-    async fn recover_interrupted(&self, older_than: Duration) -> Result<usize, JournalError>;
+    /// Marks submits left in `sending` by a process that stopped as outcome unknown: those whose
+    /// owner `owner_gone` says has stopped, and those older than `older_than` (a process that
+    /// cannot be told). Returns how many.
+    async fn recover_interrupted(
+        &self,
+        older_than: Duration,
+        owner_gone: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
+    ) -> Result<usize, JournalError>;
 
     /// Records a submit about to be sent, unless an identical one (same fingerprint) was
     /// submitted within `window` and did not fail: then that one is returned instead (with

@@ -20,10 +20,11 @@ use super::{
 /// Schema migrations, in order: migration `n` (from 1) brings `user_version` from `n - 1` to
 /// `n`. Journals made before versioning (version 0, tables present) pass through the first one
 /// unchanged, as it only creates what is missing.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("sqlite/001_initial.sql"),
     include_str!("sqlite/002_split_detail.sql"),
     include_str!("sqlite/003_video_seconds.sql"),
+    include_str!("sqlite/004_owner.sql"),
 ];
 
 /// The duplicate check of `begin_submit` and `find_duplicate`.
@@ -32,6 +33,9 @@ const FIND_DUPLICATE: &str = "SELECT id FROM submits
        AND submit_state != 'rejected'
        AND (status IS NULL OR status != 'failed')
      ORDER BY id DESC LIMIT 1";
+
+/// Why a submit is in doubt after its process stopped mid-send.
+const INTERRUPTED: &str = "the server stopped while this request was being sent; it may or may not have reached the platform";
 
 /// Every submit since a time that may have been paid.
 const SPENDING: &str = "SELECT created_at, video_seconds FROM submits
@@ -200,15 +204,42 @@ fn submit_failure_state(failure: SubmitFailure) -> SubmitState {
 
 #[async_trait::async_trait]
 impl JournalStore for SqliteJournal {
-    async fn recover_interrupted(&self, older_than: Duration) -> Result<usize, JournalError> {
+    async fn recover_interrupted(
+        &self,
+        older_than: Duration,
+        owner_gone: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
+    ) -> Result<usize, JournalError> {
         let cutoff = millis(SystemTime::now()) - duration_ms(older_than);
+        let sending: Vec<(i64, Option<String>, i64)> = self
+            .run(|c| {
+                c.prepare_cached(
+                    "SELECT id, owner, created_at FROM submits WHERE submit_state = 'sending'",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+            })
+            .await?;
+        let interrupted: Vec<i64> = sending
+            .into_iter()
+            .filter(|(_, owner, created_at)| {
+                *created_at <= cutoff || owner.as_deref().is_some_and(owner_gone)
+            })
+            .map(|(id, _, _)| id)
+            .collect();
         self.run(move |c| {
-            c.prepare_cached("UPDATE submits SET submit_state = 'outcome_unknown', updated_at = ?1,
-                 submit_error = 'the server stopped while this request was being sent; it may or may not have reached the platform',
-                 detail = 'the server stopped while this request was being sent; it may or may not have reached the platform'
-                 WHERE submit_state = 'sending' AND created_at <= ?2")?.execute(
-                params![millis(SystemTime::now()), cutoff],
-            )
+            let now = millis(SystemTime::now());
+            let mut marked = 0;
+            for id in interrupted {
+                // Only if it is still being sent: its process may have finished meanwhile.
+                marked += c
+                    .prepare_cached(
+                        "UPDATE submits SET submit_state = 'outcome_unknown', updated_at = ?2,
+                         submit_error = ?3, detail = ?3
+                         WHERE id = ?1 AND submit_state = 'sending'",
+                    )?
+                    .execute(params![id, now, INTERRUPTED])?;
+            }
+            Ok(marked)
         })
         .await
     }
@@ -248,8 +279,8 @@ impl JournalStore for SqliteJournal {
                 }
             }
             tx.prepare_cached(
-                "INSERT INTO submits (fingerprint, model, prompt, parameters, video_seconds, created_at, updated_at, submit_state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sending')",
+                "INSERT INTO submits (fingerprint, model, prompt, parameters, video_seconds, created_at, updated_at, submit_state, owner)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sending', ?7)",
             )?
             .execute(params![
                 new.fingerprint,
@@ -257,7 +288,8 @@ impl JournalStore for SqliteJournal {
                 new.prompt,
                 parameters,
                 i64::try_from(seconds).unwrap_or(i64::MAX),
-                millis(now)
+                millis(now),
+                new.owner
             ])?;
             let id = tx.last_insert_rowid();
             tx.commit()?;
@@ -523,7 +555,7 @@ fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
                 COALESCE(failure_reason, CASE WHEN status = 'failed' THEN detail END),
                 COALESCE(submit_error,
                     CASE WHEN submit_state IN ('rejected', 'outcome_unknown') THEN detail END),
-                prompt, parameters, created_at, updated_at, save_error
+                prompt, parameters, created_at, updated_at, save_error, owner
              FROM submits WHERE id = ?1",
         )?
         .query_row(params![id], |r| {
@@ -544,6 +576,7 @@ fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
                 updated_at: from_millis(r.get(10)?),
                 videos: Vec::new(),
                 save_error: r.get(11)?,
+                owner: r.get(12)?,
             })
         })?;
     let mut stmt = c.prepare_cached(

@@ -1,0 +1,74 @@
+//! Which process wrote a journal entry, and whether it is still running: a submit left half-sent
+//! by a process that is gone can be judged at once, instead of after a timeout.
+//!
+//! An owner is `<boot id>:<pid>:<start time>` (Linux: `/proc`), so a reused pid or a reboot is
+//! not mistaken for the writer. Where that cannot be read, there is no owner, and callers fall
+//! back to a timeout.
+
+/// This process, as an owner; `None` where it cannot be told.
+pub fn this_process() -> Option<String> {
+    owner_of(std::process::id())
+}
+
+/// Whether the process that wrote `owner` has certainly stopped: this machine (since its last
+/// boot) has no process with that pid and start time. `false` when that cannot be told (another
+/// machine, another boot, no `/proc`).
+pub fn is_gone(owner: &str) -> bool {
+    let mut parts = owner.splitn(3, ':');
+    let (Some(boot), Some(pid), Some(_start)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    if boot_id().as_deref() != Some(boot) {
+        return false;
+    }
+    owner_of(pid).as_deref() != Some(owner)
+}
+
+/// The process `pid` of this machine, as an owner; `None` where it cannot be told.
+pub fn owner_of(pid: u32) -> Option<String> {
+    Some(format!("{}:{pid}:{}", boot_id()?, start_time(pid)?))
+}
+
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty() && !id.contains(':'))
+}
+
+/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from its end.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_a_finished_one_is_gone() {
+        let Some(me) = this_process() else {
+            return; // no /proc here: owners cannot be told, and nothing relies on them
+        };
+        assert!(!is_gone(&me));
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let owner = owner_of(child.id());
+        assert!(owner.as_deref().is_some_and(|o| !is_gone(o)), "running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if let Some(owner) = owner {
+            assert!(is_gone(&owner), "{owner}");
+        }
+        assert!(!is_gone("another-machine:1:1"), "cannot be told: not gone");
+        assert!(!is_gone("garbage"));
+    }
+}
