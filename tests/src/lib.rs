@@ -63,6 +63,7 @@ pub fn config(base_url: &str, api_key: Option<&str>) -> Config {
             first: std::time::Duration::from_millis(300),
             min: std::time::Duration::from_millis(200),
             max: std::time::Duration::from_secs(1),
+            near_end: std::time::Duration::from_millis(200),
         })
 }
 

@@ -329,3 +329,36 @@ async fn a_download_failing_longer_than_one_round_is_saved_later_unasked() {
         "the error is cleared once saved: {task}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn videos_whose_links_live_seconds_are_saved_unasked() {
+    // Links live 5 s from completion; tasks take 2 to 9 s; nobody asks for a result. The
+    // watcher's own timing (not the tests' quick one) must see each completion in time.
+    let mut mock_config = MockConfig::fast()
+        .with_timing(Duration::from_millis(100), Duration::from_secs(2))
+        .with_link_ttl(Duration::from_secs(5));
+    mock_config.sign_links_at_completion = true;
+    let mock = mock(mock_config).await;
+    let out = tempfile::tempdir().unwrap();
+    let cfg =
+        saving_config(&mock, out.path()).with_poll_timing(veo_mcp::config::PollTiming::default());
+    let (client, _) = connect_in_process(veo_tests::server(cfg).await).await;
+    let mut ids = Vec::new();
+    for (i, seconds) in [2, 3, 4, 5, 6, 7, 8, 9].into_iter().enumerate() {
+        let prompt = format!(
+            "short-lived link {i} [mock:processing_ms={}]",
+            seconds * 1000
+        );
+        let submitted = call(&client, "generate_transition_video", request(&prompt)).await;
+        ids.push(task_id(&submitted));
+    }
+    let saved = |id: &str| {
+        std::fs::read_dir(out.path().join(id))
+            .map(|d| d.count() == 1)
+            .unwrap_or(false)
+    };
+    eventually("every video saved", || {
+        ids.iter().all(|id| saved(id)).then_some(())
+    })
+    .await;
+}

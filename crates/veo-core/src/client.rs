@@ -272,6 +272,7 @@ impl Client {
             first_interval: options.first_interval,
             min_interval: options.min_interval,
             max_interval: options.max_interval,
+            near_end: options.min_interval,
         };
         // A wait too long to represent is as good as a year.
         let deadline = Instant::now()

@@ -26,16 +26,20 @@ pub struct Pacing {
     pub min_interval: Duration,
     /// Longest delay between polls.
     pub max_interval: Duration,
+    /// Shortest delay when the task's eta says it is about to end (it may be below
+    /// `min_interval`: near the end, a result is worth seeing at once).
+    pub near_end: Duration,
 }
 
 impl Default for Pacing {
-    /// At once, then from 1 s growing to 5 s (0.5 s at the least).
+    /// At once, then from 1 s growing to 5 s (0.5 s at the least, near the end too).
     fn default() -> Self {
         Pacing {
             first_delay: Duration::ZERO,
             first_interval: Duration::from_secs(1),
             min_interval: Duration::from_millis(500),
             max_interval: Duration::from_secs(5),
+            near_end: Duration::from_millis(500),
         }
     }
 }
@@ -74,6 +78,8 @@ where
     let mut latest: Option<TaskResult> = None;
     let mut last_error: Option<Error> = None;
     let mut interval = pacing.first_interval;
+    // Polls in a row whose eta said the task was about to end.
+    let mut overdue = 0u32;
     let mut delay = pacing.first_delay;
     loop {
         if !delay.is_zero() {
@@ -135,21 +141,29 @@ where
         let eta = latest
             .as_ref()
             .and_then(|r| r.eta_seconds)
-            .filter(|s| *s > 0)
-            .map(Duration::from_secs);
-        let next = match (retry_after, eta) {
-            (Some(ra), _) => ra,
-            (None, Some(eta)) if last_error.is_none() => eta,
-            _ => {
+            .filter(|_| last_error.is_none());
+        let longest = pacing.max_interval.max(pacing.min_interval);
+        delay = match (retry_after, eta) {
+            (Some(asked), _) => asked.clamp(pacing.min_interval, longest),
+            // Overdue ("any moment now"): look again soon, then less and less often.
+            (None, Some(0)) => {
+                let d = pacing.near_end.saturating_mul(1 << overdue.min(16));
+                overdue += 1;
+                d.clamp(pacing.near_end, longest)
+            }
+            // The platform's estimate sets the pace, closer than usual near the end, so a
+            // result is seen (and its short-lived links used) soon after it is ready.
+            (None, Some(seconds)) => {
+                overdue = 0;
+                Duration::from_secs(seconds)
+                    .clamp(pacing.near_end.min(pacing.min_interval), longest)
+            }
+            (None, None) => {
                 let d = jitter(interval);
                 interval = interval.mul_f32(1.5).min(pacing.max_interval);
-                d
+                d.clamp(pacing.min_interval, longest)
             }
         };
-        delay = next.clamp(
-            pacing.min_interval,
-            pacing.max_interval.max(pacing.min_interval),
-        );
         if let Some(deadline) = deadline {
             delay = delay.min(deadline - now);
         }

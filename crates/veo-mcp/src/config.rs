@@ -23,15 +23,20 @@ pub struct PollTiming {
     pub min: Duration,
     /// Longest delay between polls.
     pub max: Duration,
+    /// Shortest delay when the task's eta says it is about to end: links may live only seconds
+    /// after completion, so a result is worth seeing soon.
+    pub near_end: Duration,
 }
 
 impl Default for PollTiming {
-    /// First poll after 10 s, then every 5 to 20 s following the task's eta.
+    /// First poll after 3 s, then every 5 to 20 s following the task's eta, and as soon as 1 s
+    /// apart when the eta says the task is about to end.
     fn default() -> Self {
         PollTiming {
-            first: Duration::from_secs(10),
+            first: Duration::from_secs(3),
             min: Duration::from_secs(5),
             max: Duration::from_secs(20),
+            near_end: Duration::from_secs(1),
         }
     }
 }

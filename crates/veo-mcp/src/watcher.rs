@@ -121,6 +121,7 @@ impl Watcher {
             first_interval: inner.timing.max,
             min_interval: inner.timing.min,
             max_interval: inner.timing.max,
+            near_end: inner.timing.near_end,
         };
         let query = || async {
             if self.foreground_waits(task_id) {
