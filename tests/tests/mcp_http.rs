@@ -348,3 +348,51 @@ async fn a_body_that_is_not_json_gets_a_json_rpc_parse_error() {
     assert_eq!(reply["id"], Value::Null);
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn clients_that_stall_are_cut_off() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (addr, shutdown) = start(HttpOptions {
+        header_timeout: Some(std::time::Duration::from_millis(500)),
+        body_idle_timeout: Some(std::time::Duration::from_millis(500)),
+        ..HttpOptions::default()
+    })
+    .await;
+    let answer = |mut stream: tokio::net::TcpStream| async move {
+        let mut reply = Vec::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream.read_to_end(&mut reply),
+        )
+        .await
+        .expect("the server does not wait forever")
+        .ok();
+        String::from_utf8_lossy(&reply).into_owned()
+    };
+    // Headers that never end; many of them at once (a slow-header attack).
+    let mut slow = Vec::new();
+    for _ in 0..50 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    for stream in slow {
+        let reply = answer(stream).await;
+        assert!(!reply.starts_with("HTTP/1.1 200"), "{reply}");
+    }
+    // A body that stops halfway.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: application/json, text/event-stream\r\ncontent-length: 100\r\n\r\n{\"jsonrpc\":")
+        .await
+        .unwrap();
+    let reply = answer(stream).await;
+    assert!(!reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // The server still serves everyone else.
+    let ok = post(addr, initialize().to_string(), &[]).await;
+    assert_eq!(ok.status(), 200);
+    shutdown.cancel();
+}

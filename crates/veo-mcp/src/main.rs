@@ -95,6 +95,7 @@ async fn run_server(common: CommonArgs, serve: ServeArgs) -> Result<(), String> 
                 auth_token: serve.auth_token,
                 allowed_hosts: serve.allowed_hosts,
                 allowed_origins: serve.allowed_origins,
+                ..HttpOptions::default()
             };
             transport::check_http_options(addr, &options)?;
             let listener = tokio::net::TcpListener::bind(addr)

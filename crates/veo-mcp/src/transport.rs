@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -39,7 +40,18 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Origin values accepted besides loopback origins.
     pub allowed_origins: Vec<String>,
+    /// Longest a client may take to send a request's headers (`None`: 10 s).
+    pub header_timeout: Option<Duration>,
+    /// Longest a request body may go without a byte arriving (`None`: 30 s).
+    pub body_idle_timeout: Option<Duration>,
 }
+
+/// Default of [`HttpOptions::header_timeout`].
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default of [`HttpOptions::body_idle_timeout`].
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long open connections get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Checks the options against the address: a non-loopback address needs a token.
 pub fn check_http_options(addr: SocketAddr, options: &HttpOptions) -> Result<(), String> {
@@ -169,22 +181,72 @@ async fn refuse_oversized(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// Serves MCP over HTTP on a bound listener until `shutdown` fires.
+/// Serves MCP over HTTP on a bound listener until `shutdown` fires (then gives open
+/// connections a moment to finish). Every wait on a client is bounded: its request headers must
+/// arrive within the header timeout, and its body may not pause longer than the body timeout, so
+/// half-open connections cannot pile up.
 pub async fn serve_http_on(
     listener: tokio::net::TcpListener,
     server: VeoServer,
     options: &HttpOptions,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
-    let router = http_router(server, options, shutdown.clone());
-    // Replies (SSE events especially) go out in several small writes: without TCP_NODELAY,
-    // Nagle's algorithm meets the client's delayed ACK and a reply can stall for ~40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+
+    let body_idle = options.body_idle_timeout.unwrap_or(BODY_IDLE_TIMEOUT);
+    let router = http_router(server, options, shutdown.clone()).layer(middleware::from_fn(
+        move |request: Request, next: Next| {
+            let (parts, body) = request.into_parts();
+            let body =
+                axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_idle, body));
+            next.run(Request::from_parts(parts, body))
+        },
+    ));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout.unwrap_or(HEADER_TIMEOUT));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        // Replies (SSE events especially) go out in several small writes: without TCP_NODELAY,
+        // Nagle's algorithm meets the client's delayed ACK and a reply can stall for ~40 ms.
         let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .into_owned();
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+    }
     Ok(())
 }
 
