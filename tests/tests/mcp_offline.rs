@@ -201,3 +201,80 @@ async fn hostile_arguments_are_not_echoed_back_in_bulk() {
     assert!(refused.len() < 1024, "a {} byte error", refused.len());
     client.cancel().await.unwrap();
 }
+
+/// A client that shares one directory as its root.
+#[derive(Clone)]
+struct SharesRoot(std::path::PathBuf);
+
+impl rmcp::ClientHandler for SharesRoot {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        let mut info = rmcp::model::ClientConfig::default();
+        info.capabilities = serde_json::from_value(json!({ "roots": { "listChanged": true } }))
+            .expect("capabilities");
+        info
+    }
+
+    #[allow(deprecated)]
+    async fn list_roots(
+        &self,
+        _context: rmcp::service::RequestContext<rmcp::RoleClient>,
+    ) -> Result<rmcp::model::ListRootsResult, rmcp::ErrorData> {
+        let uri = url::Url::from_directory_path(&self.0).unwrap().to_string();
+        Ok(rmcp::model::ListRootsResult::new(vec![
+            rmcp::model::Root::new(uri),
+        ]))
+    }
+}
+
+#[tokio::test]
+async fn frames_may_be_read_below_the_roots_the_client_shares() {
+    use rmcp::ServiceExt as _;
+    let shared = tempfile::tempdir().unwrap();
+    let frame = shared.path().join("frame.png");
+    std::fs::write(
+        &frame,
+        veo_core::sample::gradient_png(64, 36, [0, 0, 0], [9, 9, 9]),
+    )
+    .unwrap();
+    // The server's own roots do not include the shared directory; no key, so nothing is sent.
+    let cfg = config(&closed_port_url(), None)
+        .with_allowed_roots(vec![std::env::temp_dir().join("elsewhere")]);
+    let args = json!({"image": frame.display().to_string(), "last_image": frame.display().to_string(), "prompt": "p"});
+
+    let (plain, _) = connect_in_process(veo_tests::server(cfg.clone()).await).await;
+    let refused = call(&plain, "generate_transition_video", args.clone()).await;
+    assert!(
+        text(&refused).contains("invalid input"),
+        "{}",
+        text(&refused)
+    );
+
+    let (server_end, client_end) = tokio::io::duplex(1 << 20);
+    let server = veo_tests::server(cfg).await;
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_end).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let sharing = SharesRoot(shared.path().canonicalize().unwrap())
+        .serve(client_end)
+        .await
+        .unwrap();
+    let Value::Object(args) = args else {
+        unreachable!()
+    };
+    let result = sharing
+        .peer()
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("generate_transition_video")
+                .with_arguments(args),
+        )
+        .await
+        .unwrap();
+    // The frames were accepted: what stops it now is the missing key.
+    assert!(
+        text(&result).contains("JIEKOU_API_KEY"),
+        "{}",
+        text(&result)
+    );
+}

@@ -12,6 +12,7 @@ pub mod args;
 pub mod confirm;
 pub mod progress;
 pub mod reply;
+pub mod roots;
 
 use std::sync::Arc;
 
@@ -103,8 +104,9 @@ impl VeoServer {
         InputResponses(answers): InputResponses,
     ) -> CallToolResponse {
         let config = self.app.config();
+        let policy = roots::with_client_roots(&context, &config.image_policy).await;
         let (prepared, allow_duplicate) =
-            match args::generate_args(args, config.default_model, &config.image_policy).await {
+            match args::generate_args(args, config.default_model, &policy).await {
                 Ok(parsed) => parsed,
                 Err(invalid) => return CallToolResult::from(AppError::from(invalid)).into(),
             };
