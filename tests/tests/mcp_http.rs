@@ -396,3 +396,94 @@ async fn clients_that_stall_are_cut_off() {
     assert_eq!(ok.status(), 200);
     shutdown.cancel();
 }
+
+/// The SSE events of `response` that arrive within `within`, as (id, data) pairs.
+async fn sse_events(
+    response: reqwest::Response,
+    within: std::time::Duration,
+    most: usize,
+) -> Vec<(String, String)> {
+    let mut events = Vec::new();
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while events.len() < most {
+        let Ok(Some(Ok(chunk))) =
+            tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut stream)).await
+        else {
+            break;
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let event: String = buffer.drain(..end + 2).collect();
+            let id = event
+                .lines()
+                .find_map(|l| l.strip_prefix("id:"))
+                .map(|s| s.trim().to_string());
+            let data = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .collect::<Vec<_>>()
+                .join("");
+            if let Some(id) = id {
+                events.push((id, data));
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_resumed_stream_does_not_repeat_the_last_event_seen() {
+    let mock = veo_mock::MockServer::start(veo_mock::MockConfig::default().with_timing(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(20),
+    ))
+    .await
+    .unwrap();
+    let (addr, shutdown) = start_in_front_of(&mock).await;
+    let init = post(addr, initialize().to_string(), &[]).await;
+    let session = init.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let _ = rpc_reply(init).await;
+    let headers = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-06-18"),
+    ];
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    post(addr, initialized.to_string(), &headers).await;
+    let generate = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "generate_transition_video", "arguments": veo_tests::request("resume me")}});
+    let submitted = rpc_reply(post(addr, generate.to_string(), &headers).await).await;
+    let task_id = submitted["result"]["structuredContent"]["task_id"].clone();
+
+    // A waiting call with progress: take its first events, then drop the connection.
+    let wait = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "get_task_result", "arguments": {"task_id": task_id, "wait_seconds": 15},
+        "_meta": {"progressToken": "p"}}});
+    let first = post(addr, wait.to_string(), &headers).await;
+    let seen = sse_events(first, std::time::Duration::from_secs(8), 2).await;
+    assert!(!seen.is_empty(), "events before the drop");
+    let (last_id, _) = seen.last().unwrap().clone();
+
+    // Resume after the last event seen: it must not come again.
+    let resumed = reqwest::Client::new()
+        .get(format!("http://{addr}/mcp"))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("last-event-id", &last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    let again = sse_events(resumed, std::time::Duration::from_secs(5), 2).await;
+    assert!(
+        again.iter().all(|(id, _)| *id != last_id),
+        "{last_id} was sent again: {again:?}"
+    );
+    assert!(!again.is_empty(), "the stream goes on after the resume");
+    shutdown.cancel();
+}

@@ -102,6 +102,7 @@ pub fn http_router(
     Router::new()
         .nest_service("/mcp", service)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
+        .layer(middleware::from_fn(resume_after_last_event))
         .layer(middleware::from_fn(parse_errors_as_json_rpc))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn_with_state(token, require_bearer))
@@ -161,6 +162,102 @@ async fn parse_errors_as_json_rpc(request: Request, next: Next) -> Response {
         "error": { "code": -32700, "message": format!("Parse error: the body is not valid JSON ({})", why.trim()) },
     });
     (StatusCode::BAD_REQUEST, axum::Json(error)).into_response()
+}
+
+/// Works around rmcp 3.11 replaying one event too many when a client resumes an event stream
+/// with `Last-Event-ID` (its `CachedTx::sync` starts at the named event instead of after it): a
+/// resumed stream drops the event the client says it already has, so a progress notification
+/// or a result does not arrive twice.
+async fn resume_after_last_event(request: Request, next: Next) -> Response {
+    let last = request
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    let response = next.run(request).await;
+    let Some(last) = last else {
+        return response;
+    };
+    let (parts, body) = response.into_parts();
+    let events = SkipEvent::new(body.into_data_stream(), last);
+    Response::from_parts(parts, axum::body::Body::from_stream(events.into_stream()))
+}
+
+/// An SSE byte stream with the event whose id is `id` left out (once).
+struct SkipEvent<S> {
+    inner: S,
+    id: Option<String>,
+    pending: Vec<u8>,
+}
+
+impl<S> SkipEvent<S>
+where
+    S: futures_util::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin + Send + 'static,
+{
+    fn new(inner: S, id: String) -> Self {
+        SkipEvent {
+            inner,
+            id: Some(id),
+            pending: Vec::new(),
+        }
+    }
+
+    fn into_stream(
+        self,
+    ) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Send {
+        futures_util::stream::unfold(self, |mut this| async move {
+            use futures_util::StreamExt as _;
+            loop {
+                let Some(id) = this.id.clone() else {
+                    // Done skipping: pass everything on as it comes.
+                    if !this.pending.is_empty() {
+                        let rest = std::mem::take(&mut this.pending);
+                        return Some((Ok(axum::body::Bytes::from(rest)), this));
+                    }
+                    let next = this.inner.next().await?;
+                    return Some((next, this));
+                };
+                // Whole events are separated by a blank line.
+                if let Some(end) = find_event_end(&this.pending) {
+                    let event: Vec<u8> = this.pending.drain(..end).collect();
+                    if event_id(&event).as_deref() == Some(id.as_str()) {
+                        this.id = None;
+                        continue;
+                    }
+                    return Some((Ok(axum::body::Bytes::from(event)), this));
+                }
+                match this.inner.next().await {
+                    Some(Ok(chunk)) => this.pending.extend_from_slice(&chunk),
+                    Some(Err(e)) => return Some((Err(e), this)),
+                    None => {
+                        this.id = None;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The length of the first whole event in `buffer`, its blank line included.
+fn find_event_end(buffer: &[u8]) -> Option<usize> {
+    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let crlf = buffer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The `id:` field of one SSE event.
+fn event_id(event: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(event).lines().find_map(|line| {
+        line.strip_prefix("id:")
+            .map(|id| id.strip_prefix(' ').unwrap_or(id).trim_end().to_string())
+    })
 }
 
 /// Refuses at once, with 413, a request that declares a body larger than the limit (rather than
