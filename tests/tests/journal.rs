@@ -362,3 +362,37 @@ async fn videos_whose_links_live_seconds_are_saved_unasked() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_links_do_not_keep_other_videos_from_being_saved() {
+    let mock = mock(MockConfig::fast()).await;
+    let out = tempfile::tempdir().unwrap();
+    let mut cfg = saving_config(&mock, out.path());
+    cfg.client.download_idle_timeout = Duration::from_secs(2);
+    let (client, _) = connect_in_process(veo_tests::server(cfg).await).await;
+    // The first two downloads send 16 bytes and hang; six more videos wait behind them.
+    mock.set_faults(vec![FaultRule::next(Scope::Download, Fault::Stall, 2)]);
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let submitted = call(
+            &client,
+            "generate_transition_video",
+            request(&format!("v{i}")),
+        )
+        .await;
+        ids.push(task_id(&submitted));
+    }
+    let saved = |id: &str| {
+        std::fs::read_dir(out.path().join(id))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.path().extension().is_some_and(|x| x == "mp4"))
+            })
+            .unwrap_or(false)
+    };
+    eventually("every video saved", || {
+        ids.iter().all(|id| saved(id)).then_some(())
+    })
+    .await;
+    assert_eq!(mock.stats().faults_injected, 2, "both links stalled");
+}

@@ -82,6 +82,9 @@ pub enum Fault {
     /// The request is handled (a submit creates its task) but the connection is closed
     /// without a response.
     CreatedThenReset,
+    /// The request is handled and the reply starts (status, headers, the first 16 bytes of the
+    /// body), then nothing more is sent and the connection stays open.
+    Stall,
 }
 
 fn one() -> u64 {
@@ -100,6 +103,7 @@ impl Fault {
             Fault::MalformedJson => "malformed_json",
             Fault::CreatedThen500 => "created_then_500",
             Fault::CreatedThenReset => "created_then_reset",
+            Fault::Stall => "stall",
         }
     }
 
@@ -131,9 +135,10 @@ impl Fault {
             "malformed_json" => Fault::MalformedJson,
             "created_then_500" => Fault::CreatedThen500,
             "created_then_reset" => Fault::CreatedThenReset,
+            "stall" => Fault::Stall,
             _ => {
                 return Err(format!(
-                    "unknown fault `{kind}`; use http_500, http_502_html, rate_limited[=S], connection_reset, slow=MS, malformed_json, created_then_500 or created_then_reset"
+                    "unknown fault `{kind}`; use http_500, http_502_html, rate_limited[=S], connection_reset, slow=MS, malformed_json, created_then_500, created_then_reset or stall"
                 ));
             }
         };

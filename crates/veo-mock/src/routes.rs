@@ -267,9 +267,12 @@ async fn before(
             Err(Box::new(reply))
         }
         Some(Fault::ConnectionReset) => Err(Box::new(Reply::reset(conn))),
-        Some(f @ (Fault::MalformedJson | Fault::CreatedThen500 | Fault::CreatedThenReset)) => {
-            Ok(Some(f))
-        }
+        Some(
+            f @ (Fault::MalformedJson
+            | Fault::CreatedThen500
+            | Fault::CreatedThenReset
+            | Fault::Stall),
+        ) => Ok(Some(f)),
     }
 }
 
@@ -281,8 +284,28 @@ fn after(fault: Option<Fault>, conn: &ConnInfo, flavor: Flavor, ok: Reply) -> Re
     match fault {
         Some(Fault::CreatedThen500) => server_error(flavor),
         Some(Fault::CreatedThenReset) => Reply::reset(conn),
+        Some(Fault::Stall) => stall(ok),
         _ => ok,
     }
+}
+
+/// `ok` with its status and headers (its length included) and the first 16 bytes of its body,
+/// then nothing: the connection stays open and silent.
+fn stall(ok: Reply) -> Reply {
+    use futures_util::StreamExt as _;
+    let (mut parts, body) = ok.response.into_parts();
+    if let Some(len) = axum::body::HttpBody::size_hint(&body).exact() {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let first = async move {
+        axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map(|b| b.slice(..b.len().min(16)))
+    };
+    let stalled = futures_util::stream::once(first).chain(futures_util::stream::pending());
+    Reply::new(Response::from_parts(parts, Body::from_stream(stalled)))
 }
 
 /// The first half of a body: cut-off JSON, or a truncated file.
