@@ -138,6 +138,32 @@ impl Client {
             .await
     }
 
+    /// `body` with every occurrence of the API key replaced by `<redacted>`: a reply may echo
+    /// what was sent, and nothing read from it (shortened or not) may show the key.
+    pub(crate) fn scrub(&self, body: bytes::Bytes) -> bytes::Bytes {
+        let Some(key) = self
+            .inner
+            .config
+            .api_key
+            .as_ref()
+            .map(|k| k.expose().as_bytes())
+        else {
+            return body;
+        };
+        if key.is_empty() || !body.windows(key.len()).any(|w| w == key) {
+            return body;
+        }
+        let mut clean = Vec::with_capacity(body.len());
+        let mut rest = &body[..];
+        while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
+            clean.extend_from_slice(&rest[..at]);
+            clean.extend_from_slice(b"<redacted>");
+            rest = &rest[at + key.len()..];
+        }
+        clean.extend_from_slice(rest);
+        bytes::Bytes::from(clean)
+    }
+
     /// `error` with the API key taken out of every text the platform sent back.
     pub(crate) fn redacted(&self, error: Error) -> Error {
         match &self.inner.config.api_key {
@@ -186,8 +212,10 @@ impl Client {
                     };
                     Err(Error::SubmitOutcomeUnknown { detail: what })
                 }
-                Ok(response) => submit_response(response).await,
+                Ok(response) => submit_response(response, |b| self.scrub(b)).await,
             }
+            // Each attempt's error is clean before it is logged below.
+            .map_err(|e| self.redacted(e))
         };
         send.retry(policy.backoff(policy.submit_attempts))
             .when(|e| e.is_safe_to_resend() && !frame_unreadable.load(Ordering::Relaxed))
@@ -232,6 +260,8 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| transport_error(&e, timeout))?;
+        // Before anything is read out of it (a reason, a status, an excerpt for an error).
+        let bytes = self.scrub(bytes);
         let fetched_at = SystemTime::now();
         if status == StatusCode::NOT_FOUND {
             return Err(Error::NotFound {
@@ -302,11 +332,14 @@ impl RequestBody {
     }
 }
 
-async fn submit_response(response: reqwest::Response) -> Result<String> {
+async fn submit_response(
+    response: reqwest::Response,
+    scrub: impl FnOnce(bytes::Bytes) -> bytes::Bytes,
+) -> Result<String> {
     let status = response.status();
     let retry_after = retry_after(response.headers());
     let bytes = match response.bytes().await {
-        Ok(b) => b,
+        Ok(b) => scrub(b),
         Err(e) if status.is_success() => {
             return Err(Error::SubmitOutcomeUnknown {
                 detail: format!(

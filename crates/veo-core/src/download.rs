@@ -20,6 +20,10 @@ use crate::error::{Error, Result};
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl Client {
+    fn scrub_text(&self, text: String) -> String {
+        String::from_utf8_lossy(&self.scrub(bytes::Bytes::from(text))).into_owned()
+    }
+
     /// Downloads the video at `url` to `dest` and returns its size in bytes.
     ///
     /// The bytes go to a hidden temporary file in `dest`'s directory first; only a complete file
@@ -41,23 +45,26 @@ impl Client {
 
     async fn download_to(&self, url: &str, dest: &Path, temp: &Path) -> Result<u64> {
         let http = self.http()?;
-        let response = http
-            .get(url)
-            .timeout(DOWNLOAD_TIMEOUT)
-            .send()
+        let idle = self.config().download_idle_timeout;
+        // A link that never answers must not hold a download slot either.
+        let response = tokio::time::timeout(idle, http.get(url).timeout(DOWNLOAD_TIMEOUT).send())
             .await
+            .map_err(|_| Error::Network {
+                may_have_reached_server: true,
+                message: format!("the file host did not answer within {idle:?}"),
+            })?
             .map_err(|e| transport_error(&e, DOWNLOAD_TIMEOUT))?;
         let status = response.status();
         let config = self.config();
         if status == StatusCode::FORBIDDEN || status == StatusCode::GONE {
-            let body = error_text(response, config.download_idle_timeout).await;
+            let body = self.scrub_text(error_text(response, config.download_idle_timeout).await);
             return Err(Error::LinkExpired {
                 status: status.as_u16(),
                 message: first_line(&body),
             });
         }
         if !status.is_success() {
-            let body = error_text(response, config.download_idle_timeout).await;
+            let body = self.scrub_text(error_text(response, config.download_idle_timeout).await);
             return Err(Error::Upstream {
                 status: status.as_u16(),
                 reason: None,
@@ -83,7 +90,6 @@ impl Client {
         let mut written: u64 = 0;
         let mut head: Vec<u8> = Vec::with_capacity(12);
         let mut stream = response.bytes_stream();
-        let idle = config.download_idle_timeout;
         loop {
             // A link that stops sending must not hold a download slot until the overall timeout.
             let Ok(next) = tokio::time::timeout(idle, stream.next()).await else {

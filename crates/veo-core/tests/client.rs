@@ -547,6 +547,27 @@ async fn a_key_the_platform_echoes_back_is_never_shown() {
         "{unknown:?}"
     );
     assert_no_key(&unknown);
+
+    // In a successful reply's reason, and where an excerpt would cut the key in two.
+    let failed_task = format!(
+        r#"{{"task":{{"task_id":"t","status":"TASK_STATUS_FAILED","reason":"refused {KEY}"}}}}"#
+    );
+    let cut = format!("<html>{}{KEY}</html>", "x".repeat(190));
+    let s = script(vec![(502, vec![], cut)], vec![(200, vec![], failed_task)]);
+    let base = start(s).await;
+    let veo = client(&base);
+    let result = veo.task_result("t").await.unwrap();
+    let reason = result.reason.unwrap_or_default();
+    assert!(
+        !reason.contains(KEY) && reason.contains("<redacted>"),
+        "{reason}"
+    );
+    let cut_off = veo.submit(&prepared(Model::Veo31).await).await.unwrap_err();
+    let shown = format!("{cut_off} {cut_off:?}");
+    assert!(
+        !shown.contains(&KEY[..8]),
+        "a part of the key leaked: {shown}"
+    );
 }
 
 #[tokio::test]
