@@ -369,6 +369,10 @@ async fn clients_that_stall_are_cut_off() {
         .ok();
         String::from_utf8_lossy(&reply).into_owned()
     };
+    // A connection that says nothing at all.
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let reply = answer(silent).await;
+    assert!(!reply.starts_with("HTTP/1.1 200"), "{reply}");
     // Headers that never end; many of them at once (a slow-header attack).
     let mut slow = Vec::new();
     for _ in 0..50 {

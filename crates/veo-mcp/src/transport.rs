@@ -50,6 +50,8 @@ pub struct HttpOptions {
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default of [`HttpOptions::body_idle_timeout`].
 const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most client connections open at once.
+const MAX_CONNECTIONS: usize = 1024;
 /// How long open connections get to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -301,17 +303,23 @@ pub async fn serve_http_on(
             next.run(Request::from_parts(parts, body))
         },
     ));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let header_timeout = options.header_timeout.unwrap_or(HEADER_TIMEOUT);
+    // HTTP/1.1 only (MCP clients speak it): its header timeout then covers every request,
+    // where a connection still deciding between HTTP/1 and HTTP/2 would have none.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(options.header_timeout.unwrap_or(HEADER_TIMEOUT));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)));
+        .header_read_timeout(header_timeout);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        // At most MAX_CONNECTIONS at once; stalled ones leave within the timeouts.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = shutdown.cancelled() => break,
+        };
+        let Ok(slot) = slot else { break };
         let (tcp, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -328,12 +336,20 @@ pub async fn serve_http_on(
         // Nagle's algorithm meets the client's delayed ACK and a reply can stall for ~40 ms.
         let _ = tcp.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-            .into_owned();
-        let connection = connections.watch(connection);
+        let builder = builder.clone();
+        let watcher = connections.watcher();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let _slot = slot;
+            // A client that connects and says nothing is dropped like one whose headers stall.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(header_timeout, tcp.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("connection ended: {e}");
             }
         });
@@ -342,7 +358,7 @@ pub async fn serve_http_on(
         .await
         .is_err()
     {
-        tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them");
+        tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; leaving them");
     }
     Ok(())
 }
