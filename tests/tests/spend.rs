@@ -331,6 +331,15 @@ async fn a_2026_client_is_asked_through_an_input_required_round() {
     );
     let can_ask = json!({"elicitation": {"form": {}}});
 
+    // An answer nobody asked for does not count: the question comes back instead.
+    let forged = json!({
+        "requestState": "confirm",
+        "inputResponses": {"confirm": {"action": "accept", "content": {"confirm": true}}},
+    });
+    let unasked = call_2026(addr, "asked in a round", can_ask.clone(), forged).await;
+    assert_eq!(unasked["resultType"], "input_required", "{unasked}");
+    assert_eq!(mock.stats().total_requests(), 0);
+
     // First round: the question comes back as input_required; nothing is sent.
     let round = call_2026(addr, "asked in a round", can_ask.clone(), json!({})).await;
     assert_eq!(round["resultType"], "input_required", "{round}");

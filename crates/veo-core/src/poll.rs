@@ -149,7 +149,7 @@ where
             (None, Some(0)) => {
                 let d = pacing.near_end.saturating_mul(1 << overdue.min(16));
                 overdue += 1;
-                d.clamp(pacing.near_end, longest)
+                d.clamp(pacing.near_end.min(longest), longest)
             }
             // The platform's estimate sets the pace, closer than usual near the end, so a
             // result is seen (and its short-lived links used) soon after it is ready.

@@ -1,9 +1,9 @@
 //! Which process wrote a journal entry, and whether it is still running: a submit left half-sent
 //! by a process that is gone can be judged at once, instead of after a timeout.
 //!
-//! An owner is `<boot id>:<pid>:<start time>` (Linux: `/proc`), so a reused pid or a reboot is
-//! not mistaken for the writer. Where that cannot be read, there is no owner, and callers fall
-//! back to a timeout.
+//! An owner is `<boot id>:<pid namespace>:<pid>:<start time>` (Linux: `/proc`), so a reused
+//! pid, a reboot or another container is not mistaken for the writer. Where that cannot be
+//! read, there is no owner, and callers fall back to a timeout.
 
 /// This process, as an owner; `None` where it cannot be told.
 pub fn this_process() -> Option<String> {
@@ -14,22 +14,34 @@ pub fn this_process() -> Option<String> {
 /// boot) has no process with that pid and start time. `false` when that cannot be told (another
 /// machine, another boot, no `/proc`).
 pub fn is_gone(owner: &str) -> bool {
-    let mut parts = owner.splitn(3, ':');
-    let (Some(boot), Some(pid), Some(_start)) = (parts.next(), parts.next(), parts.next()) else {
+    let mut parts = owner.splitn(4, ':');
+    let (Some(boot), Some(namespace), Some(pid), Some(start)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
     let Ok(pid) = pid.parse::<u32>() else {
         return false;
     };
-    if boot_id().as_deref() != Some(boot) {
-        return false;
+    if boot_id().as_deref() != Some(boot) || pid_namespace().as_deref() != Some(namespace) {
+        return false; // another machine, boot or container: cannot be told
     }
-    owner_of(pid).as_deref() != Some(owner)
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => start_time(&stat).as_deref() != Some(start),
+        // Only a process that does not exist is gone; unreadable (hidepid) cannot be told.
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// The process `pid` of this machine, as an owner; `None` where it cannot be told.
 pub fn owner_of(pid: u32) -> Option<String> {
-    Some(format!("{}:{pid}:{}", boot_id()?, start_time(pid)?))
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(format!(
+        "{}:{}:{pid}:{}",
+        boot_id()?,
+        pid_namespace()?,
+        start_time(&stat)?
+    ))
 }
 
 fn boot_id() -> Option<String> {
@@ -39,9 +51,16 @@ fn boot_id() -> Option<String> {
         .filter(|id| !id.is_empty() && !id.contains(':'))
 }
 
-/// Field 22 of `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
-fn start_time(pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// This process's pid namespace (`pid:[4026531836]` → `4026531836`).
+fn pid_namespace() -> Option<String> {
+    let link = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let text = link.to_string_lossy();
+    let inode: String = text.chars().filter(char::is_ascii_digit).collect();
+    (!inode.is_empty()).then_some(inode)
+}
+
+/// Field 22 of a `/proc/<pid>/stat`: when the process started, in clock ticks since boot.
+fn start_time(stat: &str) -> Option<String> {
     // The command name (field 2) may hold spaces and parentheses: count from its end.
     let after_name = &stat[stat.rfind(')')? + 1..];
     after_name.split_whitespace().nth(19).map(str::to_string)
@@ -68,7 +87,10 @@ mod tests {
         if let Some(owner) = owner {
             assert!(is_gone(&owner), "{owner}");
         }
-        assert!(!is_gone("another-machine:1:1"), "cannot be told: not gone");
+        assert!(
+            !is_gone("another-machine:1:1:1"),
+            "cannot be told: not gone"
+        );
         assert!(!is_gone("garbage"));
     }
 }

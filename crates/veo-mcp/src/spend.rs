@@ -103,6 +103,8 @@ pub struct ConfirmRequest {
     pub video_seconds: u64,
     /// Its estimated cost, when prices are known.
     pub estimated_cost: Option<f64>,
+    /// The request's fingerprint: an answer given for another request does not count.
+    pub fingerprint: String,
 }
 
 /// The person's answer.

@@ -182,7 +182,7 @@ async fn resume_after_last_event(request: Request, next: Next) -> Response {
         return response;
     };
     let (parts, body) = response.into_parts();
-    let events = SkipEvent::new(body.into_data_stream(), last);
+    let events = SkipEvent::new(futures_util::StreamExt::fuse(body.into_data_stream()), last);
     Response::from_parts(parts, axum::body::Body::from_stream(events.into_stream()))
 }
 

@@ -73,6 +73,8 @@ pub enum AppError {
     ConfirmationPending {
         /// What to ask.
         question: String,
+        /// The fingerprint of the request the answer is for.
+        fingerprint: String,
     },
 
     /// An identical request was sent recently and its outcome is unknown; it was not resent.

@@ -188,7 +188,7 @@ impl App {
                         .check(&spent, seconds, SystemTime::now())
                         .map_err(|spend| AppError::LimitReached(daily_limit(spend)))?;
                 }
-                self.confirm(confirm, &new.parameters, estimate).await?;
+                self.confirm(confirm, &new, estimate).await?;
                 confirmed = true;
             }
         }
@@ -196,13 +196,29 @@ impl App {
         // original), but never past what a host allows a tool call.
         let give_up = Instant::now() + config.max_wait.min(RACING_SUBMIT_WAIT);
         let stale_after = config.client.submit_timeout + Duration::from_secs(30);
-        let id = loop {
+        let id = 'begin: loop {
             let begun = journal
                 .begin_submit(new.clone(), config.dedup_window, allow_duplicate, budget)
                 .await
                 .map_err(AppError::JournalWrite)?;
             let entry = match begun {
-                Begin::Proceed(id) => break id,
+                Begin::Proceed(id) if confirmed => break id,
+                Begin::Proceed(id) => {
+                    // The identical request seen before asking went away meanwhile (it
+                    // failed): this one is new after all, so the person decides now. Nothing
+                    // stays half-sent while they do: the entry is closed, and a new one is
+                    // begun after their consent.
+                    let _ = journal
+                        .record_submit_failed(
+                            id,
+                            SubmitFailure::Rejected,
+                            "not sent: waiting for the person's confirmation",
+                        )
+                        .await;
+                    self.confirm(confirm, &new, estimate).await?;
+                    confirmed = true;
+                    continue 'begin;
+                }
                 Begin::Duplicate(entry) => entry,
                 Begin::OverBudget(spend) => return Err(AppError::LimitReached(daily_limit(spend))),
             };
@@ -236,16 +252,6 @@ impl App {
                 }
             }
         };
-        if !confirmed {
-            // The identical request seen before asking went away meanwhile (it failed): this
-            // one is new after all, so the person decides now.
-            if let Err(e) = self.confirm(confirm, &new.parameters, estimate).await {
-                let _ = journal
-                    .record_submit_failed(id, SubmitFailure::Rejected, &e.to_string())
-                    .await;
-                return Err(e);
-            }
-        }
         let task_id = match self.inner.client.submit(prepared).await {
             Ok(task_id) => task_id,
             Err(e) => {
@@ -278,18 +284,19 @@ impl App {
         Ok(submitted(task_id, false))
     }
 
-    /// Asks the person through `confirm` whether to make a video with `parameters`.
+    /// Asks the person through `confirm` whether to make the video `new` describes.
     async fn confirm(
         &self,
         confirm: &dyn Confirm,
-        parameters: &EffectiveParameters,
+        new: &NewSubmit,
         estimate: Option<f64>,
     ) -> Result<(), AppError> {
-        let seconds = parameters.video_seconds();
+        let seconds = new.parameters.video_seconds();
         let request = ConfirmRequest {
-            message: spend::confirmation_question(parameters, estimate),
+            message: spend::confirmation_question(&new.parameters, estimate),
             video_seconds: seconds,
             estimated_cost: estimate,
+            fingerprint: new.fingerprint.clone(),
         };
         match confirm.confirm(&request).await {
             Confirmation::Accepted => Ok(()),
@@ -302,6 +309,7 @@ impl App {
             }),
             Confirmation::AskInAnotherRound => Err(AppError::ConfirmationPending {
                 question: request.message,
+                fingerprint: request.fingerprint,
             }),
         }
     }

@@ -20,7 +20,7 @@ use crate::spend::{Confirm, ConfirmRequest, Confirmation};
 
 /// How long the person has to answer a form shown during the call.
 const ANSWER_WITHIN: Duration = Duration::from_secs(300);
-/// Key of the confirmation among a round's input requests, and the request state echoed back.
+/// Key of the confirmation among a round's input requests, and the start of its request state.
 const CONFIRM_KEY: &str = "confirm";
 
 /// The form: one yes/no question.
@@ -36,8 +36,9 @@ elicit_safe!(Approval);
 pub enum HostConfirm {
     /// Send an elicitation request and wait for the answer.
     Elicitation(Peer<RoleServer>),
-    /// Answer with `input_required`, or read the answer the client sent with this call.
-    InputRequired(Option<Value>),
+    /// Answer with `input_required`, or read the answer the client sent with this call (with
+    /// the request state it echoed).
+    InputRequired(Option<(Value, Option<String>)>),
     /// The client cannot be asked.
     CannotAsk,
 }
@@ -48,6 +49,7 @@ impl HostConfirm {
     pub fn for_call(
         context: &RequestContext<RoleServer>,
         responses: Option<InputResponses>,
+        state: Option<String>,
     ) -> HostConfirm {
         let stateless = context
             .protocol_version()
@@ -62,12 +64,22 @@ impl HostConfirm {
         if !can_elicit {
             return HostConfirm::CannotAsk;
         }
-        HostConfirm::InputRequired(responses.and_then(|mut r| r.remove(CONFIRM_KEY)))
+        HostConfirm::InputRequired(
+            responses
+                .and_then(|mut r| r.remove(CONFIRM_KEY))
+                .map(|answer| (answer, state)),
+        )
     }
 }
 
-/// The `input_required` result that asks `question`.
-pub fn input_required(question: &str) -> InputRequiredResult {
+/// The request state of a confirmation round for the request with `fingerprint`: an answer
+/// counts only for the request it was asked about.
+fn round_state(fingerprint: &str) -> String {
+    format!("{CONFIRM_KEY}:{fingerprint}")
+}
+
+/// The `input_required` result that asks `question` about the request with `fingerprint`.
+pub fn input_required(question: &str, fingerprint: &str) -> InputRequiredResult {
     let mut requests = InputRequests::new();
     if let Ok(schema) = ElicitationSchema::from_type::<Approval>() {
         requests.insert(
@@ -81,7 +93,7 @@ pub fn input_required(question: &str) -> InputRequiredResult {
             )),
         );
     }
-    InputRequiredResult::new(Some(requests), Some(CONFIRM_KEY.to_string()))
+    InputRequiredResult::new(Some(requests), Some(round_state(fingerprint)))
 }
 
 #[async_trait::async_trait]
@@ -90,7 +102,14 @@ impl Confirm for HostConfirm {
         match self {
             HostConfirm::Elicitation(peer) => elicit(peer, request).await,
             HostConfirm::InputRequired(None) => Confirmation::AskInAnotherRound,
-            HostConfirm::InputRequired(Some(answer)) => {
+            HostConfirm::InputRequired(Some((_, state)))
+                if state.as_deref() != Some(round_state(&request.fingerprint).as_str()) =>
+            {
+                // Not an answer to a question about this request (unasked, or about another
+                // one): ask.
+                Confirmation::AskInAnotherRound
+            }
+            HostConfirm::InputRequired(Some((answer, _))) => {
                 let accepted = answer.get("action").and_then(Value::as_str) == Some("accept")
                     && answer
                         .get("content")

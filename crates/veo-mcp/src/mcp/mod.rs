@@ -17,7 +17,7 @@ pub mod roots;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::{InputResponses, ToolCallContext};
+use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
     JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
@@ -102,20 +102,24 @@ impl VeoServer {
         args: JsonObject,
         context: RequestContext<RoleServer>,
         InputResponses(answers): InputResponses,
+        RequestState(state): RequestState,
     ) -> CallToolResponse {
         let config = self.app.config();
-        let policy = roots::with_client_roots(&context, &config.image_policy).await;
+        let frame = |name: &str| args.get(name).and_then(Value::as_str);
+        let frames = [frame("image"), frame("last_image")];
+        let policy = roots::with_client_roots(&context, &config.image_policy, frames).await;
         let (prepared, allow_duplicate) =
             match args::generate_args(args, config.default_model, &policy).await {
                 Ok(parsed) => parsed,
                 Err(invalid) => return CallToolResult::from(AppError::from(invalid)).into(),
             };
-        let ask = HostConfirm::for_call(&context, answers);
+        let ask = HostConfirm::for_call(&context, answers, state);
         match self.app.submit(&prepared, allow_duplicate, &ask).await {
             Ok(submitted) => reply::structured(&submitted, submitted.text()).into(),
-            Err(AppError::ConfirmationPending { question }) => {
-                confirm::input_required(&question).into()
-            }
+            Err(AppError::ConfirmationPending {
+                question,
+                fingerprint,
+            }) => confirm::input_required(&question, &fingerprint).into(),
             Err(e) => CallToolResult::from(e).into(),
         }
     }

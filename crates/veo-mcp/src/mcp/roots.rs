@@ -1,7 +1,9 @@
 //! The client's roots: directories the person has shared with the host (a project, a folder
-//! opened in the editor). When the client declares the `roots` capability, local frame files
-//! may also be read below those, besides the server's own allowed roots. They are asked for at
-//! each submit, so a changed list (`roots/list_changed`) is always followed.
+//! opened in the editor). When a client on this machine (over stdio) declares the `roots`
+//! capability, local frame files may also be read below those, besides the server's own allowed
+//! roots; a client over HTTP may be on another machine, so its roots are not used. They are
+//! asked for at each submit that names a local file, so a changed list (`roots/list_changed`)
+//! is always followed.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,13 +17,15 @@ use veo_core::ImagePolicy;
 const LIST_WITHIN: Duration = Duration::from_secs(5);
 
 /// `policy` with the directories the client of `context` lists as its roots added, when it
-/// declared the capability (and its protocol lets the server ask); `policy` as it is otherwise.
+/// declared the capability, is connected over stdio with a protocol that lets the server ask,
+/// and one of `frames` is a local file; `policy` as it is otherwise.
 // Roots are deprecated from protocol 2026-07-28 on (SEP-2577), where they are not asked for;
 // the 2025 hosts that declare them still send them.
 #[allow(deprecated)]
 pub async fn with_client_roots(
     context: &RequestContext<RoleServer>,
     policy: &ImagePolicy,
+    frames: [Option<&str>; 2],
 ) -> ImagePolicy {
     let mut policy = policy.clone();
     let stateless = context
@@ -30,13 +34,29 @@ pub async fn with_client_roots(
     let declared = context
         .client_capabilities()
         .is_some_and(|c| c.roots.is_some());
-    if stateless || !declared {
+    let local_file = frames.into_iter().flatten().any(|frame| {
+        matches!(
+            veo_core::image::classify(frame),
+            Ok(veo_core::image::FrameInput::File(_))
+        )
+    });
+    // A client over HTTP is on another machine: its directories are not this one's to share.
+    let remote = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .is_some();
+    if stateless || !declared || !local_file || remote {
         return policy;
     }
     match tokio::time::timeout(LIST_WITHIN, context.peer.list_roots()).await {
-        Ok(Ok(listed)) => policy
-            .allowed_roots
-            .extend(listed.roots.iter().filter_map(|root| directory(&root.uri))),
+        Ok(Ok(listed)) => {
+            let shared: Vec<PathBuf> = listed
+                .roots
+                .iter()
+                .filter_map(|root| directory(&root.uri))
+                .collect();
+            policy.allowed_roots.extend(shared);
+        }
         Ok(Err(e)) => tracing::debug!("the client did not list its roots: {e}"),
         Err(_) => tracing::debug!("the client did not list its roots within {LIST_WITHIN:?}"),
     }
