@@ -1,0 +1,167 @@
+//! The SQLite backend's own tests: files, migrations, concurrent openers, owners' encoding.
+use super::*;
+use crate::journal::contract_tests::{proceed, result, submit};
+
+#[tokio::test]
+async fn statuses_videos_and_saves_are_recorded_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = JournalLocation::File(dir.path().join("sub/journal.sqlite3"));
+    let j = SqliteJournal::open(&location).unwrap();
+    let id = proceed(&j, "f").await;
+    j.record_submitted(id, "t-9").await.unwrap();
+    assert_eq!(j.pending(true).await.unwrap(), vec!["t-9".to_string()]);
+    j.record_result(&result("t-9", "TASK_STATUS_PROCESSING", 0))
+        .await
+        .unwrap();
+    j.record_result(&result("t-9", "TASK_STATUS_SUCCEED", 2))
+        .await
+        .unwrap();
+    assert_eq!(j.pending(true).await.unwrap(), vec!["t-9".to_string()]);
+    assert!(j.pending(false).await.unwrap().is_empty());
+    let path = |n: u32| std::path::PathBuf::from(format!("/out/t-9/t-9-{n}.mp4"));
+    j.record_saved("t-9", 0, "http://x/0.mp4", &path(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(j.pending(true).await.unwrap().len(), 1, "one still unsaved");
+    j.record_saved("t-9", 1, "http://x/1.mp4", &path(2), 10)
+        .await
+        .unwrap();
+    assert!(j.pending(true).await.unwrap().is_empty());
+    j.record_save_failed("t-9", "late error from another process")
+        .await
+        .unwrap();
+    assert_eq!(
+        j.get("t-9").await.unwrap().unwrap().save_error,
+        None,
+        "all saved: no error"
+    );
+    assert!(
+        j.record_saved("unknown", 0, "u", Path::new("/x"), 1)
+            .await
+            .is_err(),
+        "a save of a task the journal does not know is an error, not silence"
+    );
+    let entry = j.get("t-9").await.unwrap().unwrap();
+    assert_eq!(entry.status, Some(TaskStatus::Succeeded));
+    assert!(entry.all_saved());
+    assert!(entry.videos[0].expires_at.is_some());
+    let listed = j.list(Some(TaskFilter::Succeeded), 10).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(
+        j.list(Some(TaskFilter::Failed), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Reopening the file keeps everything.
+    drop(j);
+    let j = SqliteJournal::open(&location).unwrap();
+    assert!(j.get("t-9").await.unwrap().unwrap().all_saved());
+}
+
+#[test]
+fn a_submit_state_this_version_does_not_know_is_in_doubt() {
+    assert_eq!(
+        SubmitState::from_name("queued_for_retry"),
+        SubmitState::OutcomeUnknown
+    );
+    for state in [
+        SubmitState::Sending,
+        SubmitState::Submitted,
+        SubmitState::OutcomeUnknown,
+        SubmitState::Rejected,
+    ] {
+        assert_eq!(SubmitState::from_name(state.as_str()), state);
+    }
+    assert_eq!(status_from_name("weird"), TaskStatus::Unknown);
+    assert_eq!(
+        status_from_name(status_name(TaskStatus::Processing)),
+        TaskStatus::Processing
+    );
+}
+
+#[tokio::test]
+async fn a_journal_from_before_versioning_is_migrated_and_a_newer_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("journal.sqlite3");
+    {
+        // A journal as veo wrote it before the schema had a version.
+        let c = Connection::open(&file).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        let params = serde_json::to_string(&submit("x").parameters).unwrap();
+        c.execute(
+            "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id, status, detail)
+             VALUES ('a', 'veo-3.1', 'p', ?1, 1, 1, 'submitted', 'failed-task', 'failed', 'content policy'),
+                    ('b', 'veo-3.1', 'p', ?1, 1, 1, 'outcome_unknown', NULL, NULL, 'reply lost')",
+            params![params],
+        )
+        .unwrap();
+    }
+    let location = JournalLocation::File(file.clone());
+    let j = SqliteJournal::open(&location).unwrap();
+    let failed = j.get("failed-task").await.unwrap().unwrap();
+    assert_eq!(failed.failure_reason.as_deref(), Some("content policy"));
+    assert_eq!(failed.submit_error, None);
+    let doubtful = j.list(Some(TaskFilter::OutcomeUnknown), 10).await.unwrap();
+    assert_eq!(doubtful[0].submit_error.as_deref(), Some("reply lost"));
+    // Video seconds of old submits are derived from their parameters (8 s × 1 sample each).
+    let spent = j.spending(UNIX_EPOCH).await.unwrap();
+    assert_eq!(spent.iter().map(|(_, s)| s).sum::<u64>(), 16);
+    // A row as an older veo still sharing the file writes it (only `detail`) reads right.
+    {
+        let c = Connection::open(&file).unwrap();
+        c.execute(
+            "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id, status, detail)
+             VALUES ('c', 'veo-3.1', 'p', '{\"model\":\"veo-9\"}', 2, 2, 'submitted', 'old-writer', 'failed', 'old reason')",
+            [],
+        )
+        .unwrap();
+    }
+    let old = j.get("old-writer").await.unwrap().unwrap();
+    assert_eq!(old.failure_reason.as_deref(), Some("old reason"));
+    assert_eq!(
+        old.parameters, None,
+        "unreadable parameters do not hide the entry"
+    );
+    assert_eq!(j.list(None, 10).await.unwrap().len(), 3);
+    drop(j);
+    // Opening again changes nothing; a journal of a newer schema is refused.
+    SqliteJournal::open(&location).unwrap();
+    Connection::open(&file)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let refused = SqliteJournal::open(&location).unwrap_err().to_string();
+    assert!(refused.contains("newer version of veo"), "{refused}");
+}
+
+#[test]
+fn processes_opening_an_old_journal_at_once_migrate_it_once() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("journal.sqlite3");
+        Connection::open(&file)
+            .unwrap()
+            .execute_batch(MIGRATIONS[0])
+            .unwrap();
+        let location = JournalLocation::File(file.clone());
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let location = location.clone();
+                std::thread::spawn(move || SqliteJournal::open(&location).map(drop))
+            })
+            .collect();
+        for opener in openers {
+            opener
+                .join()
+                .unwrap()
+                .expect("every process opens the journal");
+        }
+        let version: u32 = Connection::open(&file)
+            .unwrap()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as u32);
+        SqliteJournal::open(&location).expect("and again later");
+    }
+}
