@@ -1,4 +1,5 @@
 //! The SQLite backend's own tests: files, migrations, concurrent openers, owners' encoding.
+use super::schema::MIGRATIONS;
 use super::*;
 use crate::journal::contract_tests::{proceed, result, submit};
 
