@@ -1,7 +1,7 @@
 //! The command line for people and scripts: `generate`, `status` and `tasks`, thin adapters
 //! over the [`App`] (as cargo's commands are over its `ops`): arguments become a typed request,
 //! the app does the work, the typed report is printed (`--json` prints it as the tools return
-//! it), and the [`AppError`](crate::app::AppError)'s class picks the [`Exit`] code. A command
+//! it), and the [`crate::app::AppError`]'s class picks the [`Exit`] code. A command
 //! runs no background watcher: whatever it leaves unfinished, the next server start resumes
 //! from the journal.
 

@@ -1,7 +1,7 @@
 //! The SQLite journal: bundled SQLite in WAL mode, owned by one dedicated thread that runs the
 //! operations in order with cached statements, so async callers never block the runtime.
 //!
-//! The schema is versioned with `PRAGMA user_version`; [`schema`] brings any older journal
+//! The schema is versioned with `PRAGMA user_version`; `schema` brings any older journal
 //! up to date when it is opened, and a journal from a newer version of veo is refused.
 //! (`tokio-rusqlite` has the same design, but pins an older rusqlite than the one used here.)
 
