@@ -32,19 +32,22 @@ pub type McpClient = RunningService<RoleClient, Recorder>;
 
 /// Starts `server` in-process and connects a recording client to it over an in-memory pipe.
 pub async fn connect_in_process(server: VeoServer) -> (McpClient, Recorder) {
+    let recorder = Recorder::default();
+    (connect_with(server, recorder.clone()).await, recorder)
+}
+
+/// Starts `server` in-process and connects a client with `handler` to it over an in-memory pipe.
+pub async fn connect_with<H: ClientHandler>(
+    server: VeoServer,
+    handler: H,
+) -> RunningService<RoleClient, H> {
     let (server_end, client_end) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_end).await {
             let _ = running.waiting().await;
         }
     });
-    let recorder = Recorder::default();
-    let client = recorder
-        .clone()
-        .serve(client_end)
-        .await
-        .expect("client connects");
-    (client, recorder)
+    handler.serve(client_end).await.expect("client connects")
 }
 
 /// A server configuration pointing at `base_url` with `api_key` (if any) and test-friendly limits:

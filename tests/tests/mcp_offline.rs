@@ -228,7 +228,6 @@ impl rmcp::ClientHandler for SharesRoot {
 
 #[tokio::test]
 async fn frames_may_be_read_below_the_roots_the_client_shares() {
-    use rmcp::ServiceExt as _;
     let shared = tempfile::tempdir().unwrap();
     let frame = shared.path().join("frame.png");
     std::fs::write(
@@ -249,17 +248,9 @@ async fn frames_may_be_read_below_the_roots_the_client_shares() {
         text(&refused)
     );
 
-    let (server_end, client_end) = tokio::io::duplex(1 << 20);
     let server = veo_tests::server(cfg).await;
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_end).await {
-            let _ = running.waiting().await;
-        }
-    });
-    let sharing = SharesRoot(shared.path().canonicalize().unwrap())
-        .serve(client_end)
-        .await
-        .unwrap();
+    let sharing =
+        veo_tests::connect_with(server, SharesRoot(shared.path().canonicalize().unwrap())).await;
     let Value::Object(args) = args else {
         unreachable!()
     };

@@ -9,7 +9,7 @@ use rmcp::model::{
     ElicitationAction,
 };
 use rmcp::service::{RequestContext, RunningService};
-use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt as _};
+use rmcp::{ClientHandler, ErrorData, RoleClient};
 use serde_json::{Value, json};
 use veo_mcp::journal::JournalLocation;
 use veo_mcp::spend::{Price, SpendLimits};
@@ -203,20 +203,15 @@ async fn person(
     server: veo_mcp::VeoServer,
     accept: bool,
 ) -> (RunningService<RoleClient, Person>, Arc<AtomicUsize>) {
-    let (server_end, client_end) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        if let Ok(running) = server.serve(server_end).await {
-            let _ = running.waiting().await;
-        }
-    });
     let asked = Arc::new(AtomicUsize::new(0));
-    let client = Person {
-        accept,
-        asked: asked.clone(),
-    }
-    .serve(client_end)
-    .await
-    .expect("client connects");
+    let client = veo_tests::connect_with(
+        server,
+        Person {
+            accept,
+            asked: asked.clone(),
+        },
+    )
+    .await;
     (client, asked)
 }
 

@@ -121,16 +121,11 @@ pub async fn generate(args: GenerateArgs, common: &CommonArgs) -> Result<Exit, F
                 ),
             ),
         })?;
-    if args.output.json {
-        print_json(&serde_json::json!({ "submitted": submitted, "result": report }));
-    } else {
-        print_report(&report);
-    }
-    Ok(report_exit(
-        &report,
-        args.wait > 0,
-        app.config().output_dir.is_some(),
-    ))
+    let json = args
+        .output
+        .json
+        .then(|| serde_json::json!({ "submitted": submitted, "result": report }));
+    Ok(finish(&app, &report, args.wait > 0, json))
 }
 
 /// Confirmation at the command line: `--yes`, or a question on stderr answered on stdin when
@@ -180,16 +175,11 @@ pub async fn status(args: StatusArgs, common: &CommonArgs) -> Result<Exit, Failu
         .to_string();
     let app = start(config).await?;
     let report = wait_for(&app, &task_id, args.wait).await?;
-    if args.output.json {
-        print_json(&report);
-    } else {
-        print_report(&report);
-    }
-    Ok(report_exit(
-        &report,
-        args.wait > 0,
-        app.config().output_dir.is_some(),
-    ))
+    let json = args
+        .output
+        .json
+        .then(|| serde_json::to_value(&report).unwrap_or_default());
+    Ok(finish(&app, &report, args.wait > 0, json))
 }
 
 /// `veo-mcp tasks`.
@@ -235,6 +225,15 @@ async fn wait_for(app: &App, task_id: &str, wait: u64) -> Result<TaskReport, Fai
     };
     display.finish();
     outcome
+}
+
+/// Prints a result (`json` with `--json`, else for people) and says how the command ends.
+fn finish(app: &App, report: &TaskReport, waited: bool, json: Option<serde_json::Value>) -> Exit {
+    match json {
+        Some(json) => print_json(&json),
+        None => print_report(report),
+    }
+    report_exit(report, waited, app.config().output_dir.is_some())
 }
 
 /// The exit code for a result, with a hint on stderr when it is not 0.
