@@ -143,7 +143,7 @@ async fn a_submit_left_half_sent_by_a_process_that_is_gone_is_judged_at_once() {
     let journal = JournalLocation::File(dir.path().join("journal.sqlite3"));
     let request = prepared("interrupted mid-send").await;
     {
-        let j = veo_mcp::journal::open(&journal).unwrap();
+        let j = veo_mcp::journal::open(&journal).await.unwrap();
         let begun = j
             .begin_submit(
                 NewSubmit {

@@ -14,6 +14,9 @@ use crate::spend::SpendLimits;
 /// after which many MCP hosts abandon a tool call.
 pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 50;
 
+/// How long a claim to follow a task lasts unrenewed, by default.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 /// How the background watcher polls a task it follows.
 #[derive(Clone, Debug)]
 pub struct PollTiming {
@@ -60,6 +63,9 @@ pub struct Config {
     pub dedup_window: Duration,
     /// How the background watcher polls.
     pub watch: PollTiming,
+    /// How long a process's claim to follow a task lasts unrenewed: when a process that shares
+    /// the journal stops, another takes its tasks over within this time (plus a third of it).
+    pub lease: Duration,
     /// Spend limits, confirmation threshold and prices.
     pub spend: SpendLimits,
     /// Whether a background watcher follows submitted tasks, saves their videos unasked and
@@ -86,6 +92,7 @@ impl Default for Config {
             journal: JournalLocation::File(default_journal()),
             dedup_window: Duration::from_secs(600),
             watch: PollTiming::default(),
+            lease: DEFAULT_LEASE,
             spend: SpendLimits::default(),
             background: true,
         }
@@ -136,6 +143,12 @@ impl Config {
     /// Sets the dedup window (zero turns deduplication off).
     pub fn with_dedup_window(mut self, window: Duration) -> Config {
         self.dedup_window = window;
+        self
+    }
+
+    /// Sets how long a claim to follow a task lasts unrenewed (at least one second).
+    pub fn with_lease(mut self, lease: Duration) -> Config {
+        self.lease = lease.max(Duration::from_secs(1));
         self
     }
 

@@ -86,7 +86,8 @@ async fn run_server(common: CommonArgs, serve: ServeArgs) -> Result<(), String> 
         );
     }
     let server = VeoServer::start(config).await.map_err(|e| e.to_string())?;
-    match serve.http {
+    let app = server.app().clone();
+    let served = match serve.http {
         None => transport::serve_stdio(server)
             .await
             .map_err(|e| e.to_string()),
@@ -114,5 +115,8 @@ async fn run_server(common: CommonArgs, serve: ServeArgs) -> Result<(), String> 
                 .await
                 .map_err(|e| e.to_string())
         }
-    }
+    };
+    // Another server sharing the journal takes this one's tasks over at once.
+    app.shutdown().await;
+    served
 }

@@ -1,5 +1,6 @@
 //! Transports: stdio, and streamable HTTP at `/mcp` with Host/Origin checks, an optional bearer
-//! token and a body limit large enough for two 20 MB frames in Base64.
+//! token and a body limit large enough for two 20 MB frames in Base64; health checks for a load
+//! balancer at `/livez` and `/readyz`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use subtle::ConstantTimeEq as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::App;
 use crate::mcp::VeoServer;
 
 /// Largest HTTP request body accepted: two 20 MB frames as Base64 (~54 MB) plus the rest.
@@ -70,7 +72,8 @@ pub fn check_http_options(addr: SocketAddr, options: &HttpOptions) -> Result<(),
     Ok(())
 }
 
-/// The axum router serving MCP at `/mcp`; `shutdown` ends open sessions and streams.
+/// The axum router serving MCP at `/mcp` and the health checks (see [`health_routes`]);
+/// `shutdown` ends open sessions and streams.
 pub fn http_router(
     server: VeoServer,
     options: &HttpOptions,
@@ -94,7 +97,8 @@ pub fn http_router(
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .with_max_request_body_bytes(MAX_HTTP_BODY_BYTES)
-        .with_cancellation_token(shutdown);
+        .with_cancellation_token(shutdown.clone());
+    let health = health_routes(server.app().clone(), shutdown);
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -108,6 +112,40 @@ pub fn http_router(
         .layer(middleware::from_fn(parse_errors_as_json_rpc))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn_with_state(token, require_bearer))
+        // After the layers: a load balancer checks health without the token.
+        .merge(health)
+}
+
+/// Longest a readiness check waits for the journal.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Health checks for a load balancer, answered without the bearer token and telling nothing
+/// secret: `GET /livez` is 200 while the process serves; `GET /readyz` is 200 when the journal
+/// answers (within 5 s), and 503 with the reason when it does not or the server is shutting
+/// down, so that no new calls are sent its way.
+pub fn health_routes(app: App, shutdown: CancellationToken) -> Router {
+    let ready = move || {
+        let (app, shutdown) = (app.clone(), shutdown.clone());
+        async move {
+            if shutdown.is_cancelled() {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shutting down\n".to_string(),
+                );
+            }
+            match tokio::time::timeout(READY_TIMEOUT, app.ready()).await {
+                Ok(Ok(())) => (StatusCode::OK, "ready\n".to_string()),
+                Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+                Err(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the journal did not answer within 5 s\n".to_string(),
+                ),
+            }
+        }
+    };
+    Router::new()
+        .route("/livez", axum::routing::get(|| async { "live\n" }))
+        .route("/readyz", axum::routing::get(ready))
 }
 
 /// Lets a request through only with the bearer token, when one is set. Only `/mcp` is guarded:

@@ -63,10 +63,13 @@ pub struct ResultOptions {
 
 impl App {
     /// Opens the journal (marking submits a stopped process left half-sent as outcome
-    /// unknown) and, with `config.background`, starts the watcher and resumes the journal's
-    /// unfinished tasks on the current runtime. The platform is not contacted until needed.
+    /// unknown) and, with `config.background`, starts the watcher on the current runtime: it
+    /// follows the journal's unfinished tasks that no other process sharing the journal holds.
+    /// The platform is not contacted until needed.
     pub async fn start(config: Config) -> Result<App, AppError> {
-        let journal = journal::open(&config.journal).map_err(AppError::JournalRead)?;
+        let journal = journal::open(&config.journal)
+            .await
+            .map_err(AppError::JournalRead)?;
         let interrupted = journal
             .recover_interrupted(interrupted_after(&config), &process::is_gone)
             .await
@@ -85,11 +88,12 @@ impl App {
                 journal.clone(),
                 saver.clone(),
                 config.watch.clone(),
+                config.lease,
             )
         });
         if let Some(watcher) = &watcher {
             let watcher = watcher.clone();
-            tokio::spawn(async move { watcher.resume().await });
+            tokio::spawn(async move { watcher.sweep_until_stopped().await });
         }
         Ok(App {
             inner: Arc::new(Inner {
@@ -117,6 +121,23 @@ impl App {
         if let Some(watcher) = &self.inner.watcher {
             watcher.stop();
         }
+    }
+
+    /// Stops the background watcher and hands its tasks back to the journal, so that another
+    /// process sharing it follows them at once rather than when the leases run out.
+    pub async fn shutdown(&self) {
+        if let Some(watcher) = &self.inner.watcher {
+            watcher.stop_and_release().await;
+        }
+    }
+
+    /// Whether the app can serve calls now: the journal answers. For readiness checks.
+    pub async fn ready(&self) -> Result<(), AppError> {
+        self.inner
+            .journal
+            .check()
+            .await
+            .map_err(AppError::JournalRead)
     }
 
     /// The longest wait one result call may use, in seconds.

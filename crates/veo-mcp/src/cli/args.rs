@@ -12,7 +12,9 @@ use veo_core::{
     TransitionRequest,
 };
 
-use crate::config::{Config, DEFAULT_MAX_WAIT_SECONDS, default_journal, default_output_dir};
+use crate::config::{
+    Config, DEFAULT_LEASE, DEFAULT_MAX_WAIT_SECONDS, default_journal, default_output_dir,
+};
 use crate::journal::{JournalLocation, TaskFilter};
 use crate::spend::{Price, SpendLimits};
 
@@ -294,11 +296,19 @@ pub struct CommonArgs {
     #[arg(long, env = "VEO_NO_SAVE", global = true)]
     pub no_save: bool,
 
-    /// The task journal (SQLite) that remembers every submit, status, link and saved file.
-    /// Default: <data dir>/veo/journal.sqlite3 (e.g. ~/.local/share/veo). `:memory:` keeps it in
-    /// memory only, so nothing survives a restart.
-    #[arg(long, env = "VEO_JOURNAL", global = true, value_name = "FILE")]
-    pub journal: Option<PathBuf>,
+    /// The task journal that remembers every submit, status, link and saved file: an SQLite
+    /// file (default: <data dir>/veo/journal.sqlite3, e.g. ~/.local/share/veo), `:memory:` (kept
+    /// in memory only, so nothing survives a restart), or a postgres:// URL, which several
+    /// servers (replicas, machines) share.
+    #[arg(long, env = "VEO_JOURNAL", global = true, value_name = "FILE|URL", value_parser = JournalLocation::parse)]
+    pub journal: Option<JournalLocation>,
+
+    /// Seconds a server's claim to follow a task lasts unrenewed. Servers sharing a journal
+    /// follow each task once; when one stops, another takes its tasks over within this time
+    /// plus a third of it.
+    #[arg(long, env = "VEO_LEASE_SECONDS", global = true, default_value_t = DEFAULT_LEASE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_seconds: u64,
 
     /// An identical request (same frames, prompt and parameters) within this many seconds of an
     /// earlier one returns the earlier task instead of paying again, unless the call sets
@@ -396,11 +406,12 @@ impl CommonArgs {
             .with_output_dir(
                 (!self.no_save).then(|| self.output_dir.clone().unwrap_or_else(default_output_dir)),
             )
-            .with_journal(match &self.journal {
-                Some(path) if path.as_os_str() == ":memory:" => JournalLocation::Memory,
-                Some(path) => JournalLocation::File(path.clone()),
-                None => JournalLocation::File(default_journal()),
-            })
+            .with_journal(
+                self.journal
+                    .clone()
+                    .unwrap_or_else(|| JournalLocation::File(default_journal())),
+            )
+            .with_lease(Duration::from_secs(self.lease_seconds))
             .with_dedup_window(Duration::from_secs(self.dedup_window_seconds))
             .with_spend_limits(SpendLimits {
                 per_day: self.max_video_seconds_per_day,

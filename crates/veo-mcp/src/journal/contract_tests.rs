@@ -11,9 +11,49 @@ use super::{
     TaskEntry, TaskFilter,
 };
 
-/// A fresh, empty journal of every backend.
-pub(super) fn backends() -> Vec<Journal> {
-    vec![super::open(&JournalLocation::Memory).expect("an SQLite journal in memory")]
+/// The variable naming the PostgreSQL server the tests may use (`.ci/run` sets it).
+pub(crate) const TEST_POSTGRES: &str = "VEO_TEST_POSTGRES";
+
+/// A fresh, empty journal of every backend: SQLite, and PostgreSQL (in a scratch schema of its
+/// own) when [`TEST_POSTGRES`] names a server; otherwise that is said once on stderr.
+pub(super) async fn backends() -> Vec<Journal> {
+    let mut all = vec![
+        super::open(&JournalLocation::Memory)
+            .await
+            .expect("an SQLite journal in memory"),
+    ];
+    if let Some(url) = test_postgres() {
+        let scratch = super::postgres::scratch_schema(&url, "veo_test")
+            .await
+            .expect("a scratch schema on the test PostgreSQL server");
+        all.push(
+            super::open(&JournalLocation::Postgres(scratch))
+                .await
+                .expect("a PostgreSQL journal"),
+        );
+    }
+    all
+}
+
+/// The test PostgreSQL server, if there is one.
+pub(crate) fn test_postgres() -> Option<super::postgres::PostgresUrl> {
+    static SKIPPED: std::sync::Once = std::sync::Once::new();
+    match std::env::var(TEST_POSTGRES) {
+        Ok(url) if !url.is_empty() => {
+            Some(super::postgres::PostgresUrl::parse(&url).expect("VEO_TEST_POSTGRES is a URL"))
+        }
+        _ => {
+            SKIPPED.call_once(|| {
+                // Straight to stderr, past the test harness' capture, so the skip is seen.
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: the journal tests skip the PostgreSQL backend: {TEST_POSTGRES} is not set (.ci/run sets it to the local server)"
+                );
+            });
+            None
+        }
+    }
 }
 
 pub(super) fn submit(fingerprint: &str) -> NewSubmit {
@@ -62,7 +102,7 @@ pub(super) async fn duplicate(j: &dyn JournalStore, fingerprint: &str) -> TaskEn
 
 #[tokio::test]
 async fn identical_requests_within_the_window_are_one_task() {
-    for j in backends() {
+    for j in backends().await {
         let id = proceed(&*j, "f1").await;
         // While the first is still being sent, a twin sees it.
         assert_eq!(
@@ -118,7 +158,7 @@ async fn identical_requests_within_the_window_are_one_task() {
 
 #[tokio::test]
 async fn a_task_seen_but_never_submitted_here_is_adopted_without_parameters() {
-    for j in backends() {
+    for j in backends().await {
         j.record_result(&result("elsewhere", "TASK_STATUS_QUEUED", 0))
             .await
             .unwrap();
@@ -131,7 +171,7 @@ async fn a_task_seen_but_never_submitted_here_is_adopted_without_parameters() {
 
 #[tokio::test]
 async fn a_reissued_task_id_does_not_lose_the_new_task() {
-    for j in backends() {
+    for j in backends().await {
         let mut ids = Vec::new();
         for fingerprint in ["old", "new"] {
             let id = proceed(&*j, fingerprint).await;
@@ -149,7 +189,7 @@ async fn a_reissued_task_id_does_not_lose_the_new_task() {
 
 #[tokio::test]
 async fn a_submit_interrupted_by_a_crash_becomes_unknown() {
-    for j in backends() {
+    for j in backends().await {
         let id = proceed(&*j, "f").await;
         assert_eq!(
             j.recover_interrupted(Duration::from_secs(60), &|_| false)
@@ -212,4 +252,140 @@ fn a_budget_says_when_a_call_of_this_size_fits_again() {
     );
     let too_big = budget.check(&[], 17, now).unwrap_err();
     assert_eq!(too_big.fits_at, None, "never");
+}
+
+#[tokio::test]
+async fn pending_tasks_are_those_unfinished_or_unsaved() {
+    for j in backends().await {
+        let id = proceed(&*j, "f").await;
+        j.record_submitted(id, "t-9").await.unwrap();
+        assert_eq!(j.pending(true).await.unwrap(), vec!["t-9".to_string()]);
+        j.record_result(&result("t-9", "TASK_STATUS_SUCCEED", 2))
+            .await
+            .unwrap();
+        assert_eq!(j.pending(true).await.unwrap(), vec!["t-9".to_string()]);
+        assert!(j.pending(false).await.unwrap().is_empty(), "not saving");
+        let path = |n: u32| std::path::PathBuf::from(format!("/out/t-9/t-9-{n}.mp4"));
+        j.record_saved("t-9", 0, "http://x/0.mp4", &path(1), 10)
+            .await
+            .unwrap();
+        assert_eq!(j.pending(true).await.unwrap().len(), 1, "one still unsaved");
+        j.record_saved("t-9", 1, "http://x/1.mp4", &path(2), 10)
+            .await
+            .unwrap();
+        assert!(j.pending(true).await.unwrap().is_empty());
+        j.record_save_failed("t-9", "late error from another process")
+            .await
+            .unwrap();
+        let entry = j.get("t-9").await.unwrap().unwrap();
+        assert_eq!(entry.save_error, None, "all saved: no error");
+        assert_eq!(entry.videos[1].path, Some(path(2)));
+        assert!(
+            j.record_saved("unknown", 0, "u", std::path::Path::new("/x"), 1)
+                .await
+                .is_err()
+        );
+        j.check().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn each_task_has_one_lease_holder_until_its_lease_runs_out() {
+    const LONG: Duration = Duration::from_secs(600);
+    for j in backends().await {
+        let mut tasks = Vec::new();
+        for n in 0..3 {
+            let id = proceed(&*j, &format!("lease-{n}")).await;
+            j.record_submitted(id, &format!("t-{n}")).await.unwrap();
+            tasks.push(format!("t-{n}"));
+        }
+        // `a` takes two, `b` the one left; neither takes the other's.
+        assert_eq!(
+            j.claim_pending("a", LONG, true, 2).await.unwrap(),
+            &tasks[..2]
+        );
+        assert_eq!(
+            j.claim_pending("b", LONG, true, 10).await.unwrap(),
+            &tasks[2..]
+        );
+        assert!(
+            j.claim_pending("c", LONG, true, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!j.claim("t-0", "b", LONG).await.unwrap(), "held by a");
+        assert!(
+            j.claim("t-0", "a", LONG).await.unwrap(),
+            "renewed by its holder"
+        );
+        assert_eq!(
+            j.claim_pending("a", LONG, true, 10).await.unwrap(),
+            &tasks[..2],
+            "a renews its own"
+        );
+        // Released: anyone may take it at once.
+        j.release("t-0", "b").await.unwrap();
+        assert!(
+            !j.claim("t-0", "c", LONG).await.unwrap(),
+            "b cannot release a's"
+        );
+        j.release("t-0", "a").await.unwrap();
+        assert!(j.claim("t-0", "c", LONG).await.unwrap());
+        // A lease that ran out (its holder stopped renewing) is taken over.
+        assert!(j.claim("t-1", "a", Duration::ZERO).await.unwrap());
+        assert_eq!(
+            j.claim_pending("d", LONG, true, 10).await.unwrap(),
+            vec!["t-1".to_string()]
+        );
+        // Finished tasks are not claimed; an unknown task cannot be.
+        j.record_result(&result("t-2", "TASK_STATUS_FAILED", 0))
+            .await
+            .unwrap();
+        j.release("t-2", "b").await.unwrap();
+        assert!(
+            j.claim_pending("e", LONG, true, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!j.claim("never-seen", "e", LONG).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn holders_claiming_at_once_never_share_a_task() {
+    for j in backends().await {
+        for n in 0..40 {
+            let id = proceed(&*j, &format!("race-{n}")).await;
+            j.record_submitted(id, &format!("r-{n}")).await.unwrap();
+        }
+        let claims = (0..4).map(|h| {
+            let j = j.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                for _ in 0..10 {
+                    mine.extend(
+                        j.claim_pending(&format!("h{h}"), Duration::from_secs(600), true, 3)
+                            .await
+                            .unwrap(),
+                    );
+                }
+                mine
+            })
+        });
+        let mut all: Vec<String> = Vec::new();
+        for claim in claims {
+            let mine = claim.await.unwrap();
+            let mut unique = mine.clone();
+            unique.sort();
+            unique.dedup();
+            all.extend(unique);
+        }
+        let total = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(total, all.len(), "a task was claimed by two holders");
+        assert_eq!(total, 40, "every task was claimed");
+    }
 }

@@ -5,13 +5,16 @@
 //! `submitted` with its task id, or `outcome_unknown` when the reply was lost, or `rejected` when
 //! the platform certainly refused it. Statuses, video links (with expiry) and saved files follow.
 //!
-//! [`JournalStore`] is the whole contract, in typed values; [`sqlite`] is the embedded backend.
-//! Several processes may share one journal: the duplicate check and the insert of a new submit
-//! are one atomic step.
+//! [`JournalStore`] is the whole contract, in typed values; [`sqlite`] is the embedded backend,
+//! [`postgres`] the one several machines share. Several processes may share one journal: the
+//! duplicate check and the insert of a new submit are one atomic step, and following a task is
+//! shared out by leases, so each task has one follower at a time.
 
 #[cfg(test)]
 mod contract_tests;
+pub mod postgres;
 pub mod sqlite;
+mod stored;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,13 +31,31 @@ pub enum JournalLocation {
     File(PathBuf),
     /// In memory only: nothing survives the process.
     Memory,
+    /// A PostgreSQL database, shared by every replica that names it.
+    Postgres(postgres::PostgresUrl),
 }
 
+impl JournalLocation {
+    /// The location a `--journal` value names: a `postgres://` or `postgresql://` URL,
+    /// `:memory:`, or else an SQLite file path.
+    pub fn parse(value: &str) -> Result<JournalLocation, String> {
+        if postgres::PostgresUrl::is_postgres(value) {
+            return postgres::PostgresUrl::parse(value).map(JournalLocation::Postgres);
+        }
+        Ok(match value {
+            ":memory:" => JournalLocation::Memory,
+            path => JournalLocation::File(PathBuf::from(path)),
+        })
+    }
+}
+
+/// Shown without a database password.
 impl std::fmt::Display for JournalLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             JournalLocation::File(path) => write!(f, "{}", path.display()),
             JournalLocation::Memory => f.write_str(":memory:"),
+            JournalLocation::Postgres(url) => write!(f, "{url}"),
         }
     }
 }
@@ -42,9 +63,12 @@ impl std::fmt::Display for JournalLocation {
 /// The shared handle every part of veo-mcp uses.
 pub type Journal = Arc<dyn JournalStore>;
 
-/// Opens the journal at `location`.
-pub fn open(location: &JournalLocation) -> Result<Journal, JournalError> {
-    Ok(Arc::new(sqlite::SqliteJournal::open(location)?))
+/// Opens the journal at `location`, bringing its schema up to date.
+pub async fn open(location: &JournalLocation) -> Result<Journal, JournalError> {
+    Ok(match location {
+        JournalLocation::Postgres(url) => Arc::new(postgres::PostgresJournal::open(url).await?),
+        _ => Arc::new(sqlite::SqliteJournal::open(location)?),
+    })
 }
 
 /// The local id of a submit: stable, also for submits that never got a task id.
@@ -384,4 +408,35 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     /// Task ids that still need attention: submitted tasks not yet finished, and (when
     /// `saving`) succeeded tasks whose videos are not all saved.
     async fn pending(&self, saving: bool) -> Result<Vec<String>, JournalError>;
+
+    /// Renews, for `lease` from now, the leases `holder` has on tasks [`pending`] lists, and
+    /// claims for it at most `limit` more of them that no other holder has a live lease on (the
+    /// oldest first). Returns the task ids it holds now, in the order of their submits. Holders
+    /// claiming at the same moment never claim the same task.
+    ///
+    /// [`pending`]: JournalStore::pending
+    async fn claim_pending(
+        &self,
+        holder: &str,
+        lease: Duration,
+        saving: bool,
+        limit: u32,
+    ) -> Result<Vec<String>, JournalError>;
+
+    /// Claims (or renews) `task_id` for `holder` for `lease` from now, unless another holder
+    /// has a live lease on it. Returns whether `holder` holds it now; false also for a task the
+    /// journal does not know.
+    async fn claim(
+        &self,
+        task_id: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<bool, JournalError>;
+
+    /// Ends `holder`'s lease on `task_id`, if it still has it, so another holder may claim the
+    /// task at once.
+    async fn release(&self, task_id: &str, holder: &str) -> Result<(), JournalError>;
+
+    /// Whether the journal can be used now (a readiness check): one round trip.
+    async fn check(&self) -> Result<(), JournalError>;
 }

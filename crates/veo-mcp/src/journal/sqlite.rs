@@ -10,10 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
-use veo_core::{ClosedSet as _, EffectiveParameters, TaskResult, TaskStatus};
+use veo_core::{ClosedSet as _, TaskResult, TaskStatus};
 
 mod schema;
 
+use super::stored::{
+    INTERRUPTED, duration_ms, from_millis, millis, parameters_text, read_parameters,
+    status_from_name, submit_failure_state,
+};
 use super::{
     Begin, Budget, JournalError, JournalLocation, JournalStore, NewSubmit, SubmitFailure, SubmitId,
     SubmitState, TaskEntry, TaskFilter, VideoEntry,
@@ -27,8 +31,13 @@ const FIND_DUPLICATE: &str = "SELECT id FROM submits
        AND (status IS NULL OR status != 'failed')
      ORDER BY id DESC LIMIT 1";
 
-/// Why a submit is in doubt after its process stopped mid-send.
-const INTERRUPTED: &str = "the server stopped while this request was being sent; it may or may not have reached the platform";
+/// The condition of [`JournalStore::pending`] on `submits s`, with `?1` = whether videos are
+/// saved.
+const PENDING: &str = "s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
+     s.status IS NULL OR s.status NOT IN ('succeeded', 'failed')
+     OR (?1 AND s.status = 'succeeded' AND (
+         NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id)
+         OR EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id AND v.path IS NULL))))";
 
 /// Every submit since a time that may have been paid.
 const SPENDING: &str = "SELECT created_at, video_seconds FROM submits
@@ -62,6 +71,9 @@ impl SqliteJournal {
         };
         let conn = match location {
             JournalLocation::Memory => Connection::open_in_memory(),
+            JournalLocation::Postgres(_) => {
+                return Err(fail("a PostgreSQL URL, not an SQLite file".into()));
+            }
             JournalLocation::File(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)
@@ -111,45 +123,6 @@ impl SqliteJournal {
             Ok(Err(e)) => Err(fail(e.to_string())),
             Err(_) => Err(fail("the journal operation was abandoned".into())),
         }
-    }
-}
-
-fn millis(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn from_millis(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
-fn duration_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// The stored name of a status (the journal's own encoding; not the platform's).
-fn status_name(status: TaskStatus) -> &'static str {
-    status.as_str()
-}
-
-/// The status for a stored name; a name this version does not know is `Unknown`.
-fn status_from_name(name: &str) -> TaskStatus {
-    [
-        TaskStatus::Queued,
-        TaskStatus::Processing,
-        TaskStatus::Succeeded,
-        TaskStatus::Failed,
-    ]
-    .into_iter()
-    .find(|s| s.as_str() == name)
-    .unwrap_or(TaskStatus::Unknown)
-}
-
-fn submit_failure_state(failure: SubmitFailure) -> SubmitState {
-    match failure {
-        SubmitFailure::Rejected => SubmitState::Rejected,
-        SubmitFailure::OutcomeUnknown => SubmitState::OutcomeUnknown,
     }
 }
 
@@ -205,9 +178,9 @@ impl JournalStore for SqliteJournal {
         let now = SystemTime::now();
         let since = millis(now) - duration_ms(window);
         let seconds = new.parameters.video_seconds();
-        let parameters = serde_json::to_string(&new.parameters).map_err(|e| JournalError {
+        let parameters = parameters_text(&new.parameters).map_err(|message| JournalError {
             location: self.location.to_string(),
-            message: format!("cannot store the parameters: {e}"),
+            message,
         })?;
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -314,7 +287,7 @@ impl JournalStore for SqliteJournal {
     async fn record_result(&self, result: &TaskResult) -> Result<(), JournalError> {
         let result = result.clone();
         self.run(move |c| {
-            let status = status_name(result.status);
+            let status = result.status.as_str();
             let progress = result.progress_percent.map(i64::from);
             // The common case, a poll that saw nothing new, is one cached read and no write.
             let known: Option<(Option<String>, Option<i64>)> = c
@@ -474,19 +447,91 @@ impl JournalStore for SqliteJournal {
 
     async fn pending(&self, saving: bool) -> Result<Vec<String>, JournalError> {
         self.run(move |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT s.task_id FROM submits s
-                 WHERE s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
-                     s.status IS NULL OR s.status NOT IN ('succeeded', 'failed')
-                     OR (?1 AND s.status = 'succeeded' AND (
-                         NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id)
-                         OR EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id AND v.path IS NULL))))
-                 ORDER BY s.id",
-            )?;
-            stmt.query_map(params![saving], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()
+            c.prepare_cached(&format!(
+                "SELECT s.task_id FROM submits s WHERE {PENDING} ORDER BY s.id"
+            ))?
+            .query_map(params![saving], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()
         })
         .await
+    }
+
+    async fn claim_pending(
+        &self,
+        holder: &str,
+        lease: Duration,
+        saving: bool,
+        limit: u32,
+    ) -> Result<Vec<String>, JournalError> {
+        let holder = holder.to_string();
+        self.run(move |c| {
+            let now = millis(SystemTime::now());
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(&format!(
+                "UPDATE submits AS s SET lease_until = ?3 WHERE {PENDING} AND s.lease_holder = ?2"
+            ))?
+            .execute(params![saving, holder, now + duration_ms(lease)])?;
+            tx.prepare_cached(&format!(
+                "UPDATE submits SET lease_holder = ?2, lease_until = ?4 WHERE id IN (
+                     SELECT s.id FROM submits s WHERE {PENDING}
+                       AND (s.lease_until IS NULL OR s.lease_until <= ?3)
+                     ORDER BY s.id LIMIT ?5)"
+            ))?
+            .execute(params![
+                saving,
+                holder,
+                now,
+                now + duration_ms(lease),
+                i64::from(limit)
+            ])?;
+            let held: Vec<String> = tx
+                .prepare_cached(&format!(
+                    "SELECT s.task_id FROM submits s WHERE {PENDING} AND s.lease_holder = ?2
+                     ORDER BY s.id"
+                ))?
+                .query_map(params![saving, holder], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            tx.commit()?;
+            Ok(held)
+        })
+        .await
+    }
+
+    async fn claim(
+        &self,
+        task_id: &str,
+        holder: &str,
+        lease: Duration,
+    ) -> Result<bool, JournalError> {
+        let (task_id, holder) = (task_id.to_string(), holder.to_string());
+        self.run(move |c| {
+            let now = millis(SystemTime::now());
+            let changed = c
+                .prepare_cached(
+                    "UPDATE submits SET lease_holder = ?2, lease_until = ?4 WHERE task_id = ?1
+                     AND (lease_until IS NULL OR lease_until <= ?3 OR lease_holder = ?2)",
+                )?
+                .execute(params![task_id, holder, now, now + duration_ms(lease)])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn release(&self, task_id: &str, holder: &str) -> Result<(), JournalError> {
+        let (task_id, holder) = (task_id.to_string(), holder.to_string());
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE submits SET lease_holder = NULL, lease_until = NULL
+                 WHERE task_id = ?1 AND lease_holder = ?2",
+            )?
+            .execute(params![task_id, holder])
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn check(&self) -> Result<(), JournalError> {
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 }
 
@@ -548,22 +593,6 @@ fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(entry)
-}
-
-/// The stored parameters; `None` for a task adopted from elsewhere (stored as `null`: its
-/// request was not seen), and for parameters this version cannot read (a newer veo's), which
-/// must not make the rest of the entry unreadable.
-fn read_parameters(id: i64, text: &str) -> Option<EffectiveParameters> {
-    match serde_json::from_str(text) {
-        Ok(parameters) => parameters,
-        Err(e) => {
-            tracing::warn!(
-                submit = id,
-                "the journal's parameters of this submit cannot be read: {e}"
-            );
-            None
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,12 @@ use rusqlite::Connection;
 /// Schema migrations, in order: migration `n` (from 1) brings `user_version` from `n - 1` to
 /// `n`. Journals made before versioning (version 0, tables present) pass through the first one
 /// unchanged, as it only creates what is missing.
-pub(super) const MIGRATIONS: [&str; 4] = [
+pub(super) const MIGRATIONS: [&str; 5] = [
     include_str!("001_initial.sql"),
     include_str!("002_split_detail.sql"),
     include_str!("003_video_seconds.sql"),
     include_str!("004_owner.sql"),
+    include_str!("005_leases.sql"),
 ];
 
 /// [`setup`], tried again for a few seconds when SQLite answers "busy" at once (without waiting
