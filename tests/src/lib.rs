@@ -270,3 +270,35 @@ pub async fn rpc_reply(response: reqwest::Response) -> Value {
         .find(|v| v.get("id").is_some())
         .unwrap_or_else(|| panic!("no JSON-RPC reply in {body}"))
 }
+
+/// A stateless 2026-07-28 `tools/call` of `tool` with `arguments`, as raw JSON-RPC over HTTP to
+/// veo-mcp at `addr`, from a client with `capabilities`, carrying `extra` parameters (an
+/// answer to an input request, say). Returns the JSON-RPC `result`.
+pub async fn call_stateless(
+    addr: SocketAddr,
+    tool: &str,
+    arguments: Value,
+    capabilities: Value,
+    extra: Value,
+) -> Value {
+    let mut params = serde_json::json!({
+        "name": tool,
+        "arguments": arguments,
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": capabilities,
+            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+        },
+    });
+    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
+        params.extend(extra.clone());
+    }
+    let call =
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", tool),
+    ];
+    rpc_reply(post(addr, call.to_string(), &headers).await).await["result"].clone()
+}

@@ -16,8 +16,8 @@ use veo_mcp::spend::{Price, SpendLimits};
 use veo_mcp::transport::{HttpOptions, serve_http_on};
 use veo_mock::{Fault, FaultRule, MockConfig, Scope};
 use veo_tests::{
-    call_checked as call, config, connect_in_process, mock, post, request, rpc_reply, structured,
-    text, without_background_polls,
+    call_checked as call, config, connect_in_process, mock, request, structured, text,
+    without_background_polls,
 };
 
 fn limits(per_day: Option<u64>, per_call: Option<u64>, confirm_above: Option<u64>) -> SpendLimits {
@@ -278,33 +278,21 @@ async fn an_expensive_call_is_made_only_when_the_person_confirms_it() {
     assert_eq!(mock.stats().submits(), 1);
 }
 
-/// A stateless 2026-07-28 `tools/call` of generate_transition_video, as raw JSON-RPC over HTTP,
-/// from a client with the given capabilities, carrying `extra` parameters (an answer).
-async fn call_2026(
+/// A stateless 2026-07-28 generate_transition_video call for `prompt`.
+async fn call_2026_generate(
     addr: std::net::SocketAddr,
     prompt: &str,
     capabilities: Value,
     extra: Value,
 ) -> Value {
-    let mut params = json!({
-        "name": "generate_transition_video",
-        "arguments": request(prompt),
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": capabilities,
-            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-        },
-    });
-    if let (Some(params), Some(extra)) = (params.as_object_mut(), extra.as_object()) {
-        params.extend(extra.clone());
-    }
-    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
-    let headers = [
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", "tools/call"),
-        ("mcp-name", "generate_transition_video"),
-    ];
-    rpc_reply(post(addr, call.to_string(), &headers).await).await["result"].clone()
+    veo_tests::call_stateless(
+        addr,
+        "generate_transition_video",
+        request(prompt),
+        capabilities,
+        extra,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -331,12 +319,12 @@ async fn a_2026_client_is_asked_through_an_input_required_round() {
         "requestState": "confirm",
         "inputResponses": {"confirm": {"action": "accept", "content": {"confirm": true}}},
     });
-    let unasked = call_2026(addr, "asked in a round", can_ask.clone(), forged).await;
+    let unasked = call_2026_generate(addr, "asked in a round", can_ask.clone(), forged).await;
     assert_eq!(unasked["resultType"], "input_required", "{unasked}");
     assert_eq!(mock.stats().total_requests(), 0);
 
     // First round: the question comes back as input_required; nothing is sent.
-    let round = call_2026(addr, "asked in a round", can_ask.clone(), json!({})).await;
+    let round = call_2026_generate(addr, "asked in a round", can_ask.clone(), json!({})).await;
     assert_eq!(round["resultType"], "input_required", "{round}");
     let question = &round["inputRequests"]["confirm"];
     assert_eq!(question["method"], "elicitation/create", "{round}");
@@ -355,17 +343,18 @@ async fn a_2026_client_is_asked_through_an_input_required_round() {
             "inputResponses": {"confirm": {"action": action, "content": {"confirm": action == "accept"}}},
         })
     };
-    let declined = call_2026(addr, "asked in a round", can_ask.clone(), answer("decline")).await;
+    let declined =
+        call_2026_generate(addr, "asked in a round", can_ask.clone(), answer("decline")).await;
     assert_eq!(declined["isError"], true, "{declined}");
     assert_eq!(declined["_meta"]["veo/error"], "declined");
     assert_eq!(mock.stats().total_requests(), 0);
-    let made = call_2026(addr, "asked in a round", can_ask, answer("accept")).await;
+    let made = call_2026_generate(addr, "asked in a round", can_ask, answer("accept")).await;
     assert_eq!(made["isError"], false, "{made}");
     assert!(made["structuredContent"]["task_id"].is_string(), "{made}");
     assert_eq!(mock.stats().tasks_created, 1);
 
     // A 2026 client that declared no elicitation cannot be asked.
-    let unasked = call_2026(addr, "never asked", json!({}), json!({})).await;
+    let unasked = call_2026_generate(addr, "never asked", json!({}), json!({})).await;
     assert_eq!(
         unasked["_meta"]["veo/error"], "confirmation_required",
         "{unasked}"

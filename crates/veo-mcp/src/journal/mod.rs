@@ -437,6 +437,7 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     /// task at once.
     async fn release(&self, task_id: &str, holder: &str) -> Result<(), JournalError>;
 
-    /// Whether the journal can be used now (a readiness check): one round trip.
+    /// Whether the journal can be used now (a readiness check): one round trip that reads its
+    /// tables.
     async fn check(&self) -> Result<(), JournalError>;
 }

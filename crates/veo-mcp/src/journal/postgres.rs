@@ -16,11 +16,17 @@ use deadpool_postgres::{
 use tokio_postgres::NoTls;
 use veo_core::{TaskResult, TaskStatus};
 
+mod failure;
 mod rows;
 mod schema;
+mod scratch;
 mod url;
 
-use rows::{load_entry, spending};
+use failure::Failure;
+pub(super) use failure::message;
+pub use scratch::scratch_schema;
+
+use rows::{FIND_DUPLICATE, PENDING, load_entry, spending};
 
 pub use url::PostgresUrl;
 
@@ -42,25 +48,6 @@ const SPEND_LOCK: i64 = 0x7665_6f2d_7370_656e;
 /// The database's clock in milliseconds: leases compare times of several machines.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-/// The duplicate check of `begin_submit` and `find_duplicate`.
-const FIND_DUPLICATE: &str = "SELECT id FROM veo_submits
-     WHERE fingerprint = $1 AND created_at > $2
-       AND submit_state <> 'rejected'
-       AND (status IS NULL OR status <> 'failed')
-     ORDER BY id DESC LIMIT 1";
-
-/// The condition of [`JournalStore::pending`] on `veo_submits s`, with `$1` = whether videos
-/// are saved.
-const PENDING: &str = "s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
-     s.status IS NULL OR s.status NOT IN ('succeeded', 'failed')
-     OR ($1::boolean AND s.status = 'succeeded' AND (
-         NOT EXISTS (SELECT 1 FROM veo_videos v WHERE v.submit_id = s.id)
-         OR EXISTS (SELECT 1 FROM veo_videos v WHERE v.submit_id = s.id AND v.path IS NULL))))";
-
-/// Every submit since a time that may have been paid.
-const SPENDING: &str = "SELECT created_at, video_seconds FROM veo_submits
-     WHERE created_at > $1 AND submit_state <> 'rejected'";
-
 /// The PostgreSQL backend of [`JournalStore`].
 pub struct PostgresJournal {
     pool: Pool,
@@ -72,42 +59,6 @@ impl std::fmt::Debug for PostgresJournal {
         f.debug_struct("PostgresJournal")
             .field("location", &self.location)
             .finish()
-    }
-}
-
-/// What can go wrong inside one operation.
-enum Failure {
-    Pool(deadpool_postgres::PoolError),
-    Database(tokio_postgres::Error),
-    Other(String),
-}
-
-impl From<deadpool_postgres::PoolError> for Failure {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Failure::Pool(e)
-    }
-}
-
-impl From<tokio_postgres::Error> for Failure {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Failure::Database(e)
-    }
-}
-
-/// A database error's own words (tokio-postgres' `Display` alone says only "db error").
-pub(super) fn message(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        }
     }
 }
 
@@ -172,20 +123,6 @@ impl PostgresJournal {
             location: self.location.clone(),
             message,
         })
-    }
-}
-
-impl Failure {
-    fn text(&self) -> String {
-        match self {
-            Failure::Pool(deadpool_postgres::PoolError::Backend(e)) => message(e),
-            Failure::Pool(deadpool_postgres::PoolError::Timeout(_)) => {
-                "no connection to PostgreSQL within 10 s (is it running and reachable?)".into()
-            }
-            Failure::Pool(e) => e.to_string(),
-            Failure::Database(e) => message(e),
-            Failure::Other(text) => text.clone(),
-        }
     }
 }
 
@@ -637,58 +574,11 @@ impl JournalStore for PostgresJournal {
     async fn check(&self) -> Result<(), JournalError> {
         self.bounded(async {
             let c = self.pool.get().await?;
-            c.query_one("SELECT 1", &[]).await?;
+            c.query_one("SELECT version FROM veo_schema", &[]).await?;
             Ok(())
         })
         .await
     }
-}
-
-/// Creates a new, empty schema named `<prefix>_<time>_<random>` on the server at `url`, and
-/// returns a URL whose connections use it: for tests and benchmarks that need a journal of their
-/// own on a shared server. Scratch schemas with this prefix older than a day are dropped first.
-pub async fn scratch_schema(url: &PostgresUrl, prefix: &str) -> Result<PostgresUrl, String> {
-    let config = url.config()?;
-    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls))
-        .await
-        .map_err(|_| format!("no connection to {url} within 10 s"))?
-        .map_err(|e| format!("cannot connect to {url}: {}", message(&e)))?;
-    tokio::spawn(connection);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let random = {
-        use std::hash::{BuildHasher as _, Hasher as _};
-        std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-    };
-    let name = format!("{prefix}_{now}_{random:016x}");
-    let old = client
-        .query(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 || '\\_%'",
-            &[&prefix],
-        )
-        .await
-        .map_err(|e| message(&e))?;
-    for row in old {
-        let schema: String = row.get(0);
-        let made = schema[prefix.len() + 1..]
-            .split('_')
-            .next()
-            .and_then(|t| t.parse::<u64>().ok());
-        if made.is_some_and(|t| t + 86_400 < now) {
-            let _ = client
-                .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                .await;
-        }
-    }
-    client
-        .batch_execute(&format!("CREATE SCHEMA \"{name}\""))
-        .await
-        .map_err(|e| message(&e))?;
-    url.with_search_path(&name)
 }
 
 #[cfg(test)]

@@ -531,7 +531,11 @@ impl JournalStore for SqliteJournal {
     }
 
     async fn check(&self) -> Result<(), JournalError> {
-        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+        self.run(|c| {
+            c.prepare_cached("SELECT count(*) FROM submits")?
+                .query_row([], |_| Ok(()))
+        })
+        .await
     }
 }
 

@@ -1,4 +1,4 @@
-//! Reading the PostgreSQL journal's rows into typed entries.
+//! The PostgreSQL journal's shared queries, and its rows read into typed entries.
 
 use std::time::SystemTime;
 
@@ -7,7 +7,24 @@ use tokio_postgres::Row;
 
 use super::super::stored::{from_millis, millis, read_parameters, status_from_name};
 use super::super::{SubmitId, SubmitState, TaskEntry, VideoEntry};
-use super::SPENDING;
+/// The duplicate check of `begin_submit` and `find_duplicate`.
+pub(super) const FIND_DUPLICATE: &str = "SELECT id FROM veo_submits
+     WHERE fingerprint = $1 AND created_at > $2
+       AND submit_state <> 'rejected'
+       AND (status IS NULL OR status <> 'failed')
+     ORDER BY id DESC LIMIT 1";
+
+/// The condition of [`JournalStore::pending`] on `veo_submits s`, with `$1` = whether videos
+/// are saved.
+pub(super) const PENDING: &str = "s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
+     s.status IS NULL OR s.status NOT IN ('succeeded', 'failed')
+     OR ($1::boolean AND s.status = 'succeeded' AND (
+         NOT EXISTS (SELECT 1 FROM veo_videos v WHERE v.submit_id = s.id)
+         OR EXISTS (SELECT 1 FROM veo_videos v WHERE v.submit_id = s.id AND v.path IS NULL))))";
+
+/// Every submit since a time that may have been paid.
+const SPENDING: &str = "SELECT created_at, video_seconds FROM veo_submits
+     WHERE created_at > $1 AND submit_state <> 'rejected'";
 
 /// When and how many seconds of video every submit since `since` that may have been paid asked
 /// for.

@@ -24,6 +24,12 @@ impl PostgresUrl {
         Ok(url)
     }
 
+    /// The URL as given, password included: only for handing to a process that connects
+    /// with it, never for showing.
+    pub fn connection_string(&self) -> &str {
+        &self.0
+    }
+
     pub(super) fn config(&self) -> Result<tokio_postgres::Config, String> {
         let mut config: tokio_postgres::Config = self.0.parse().map_err(|e| format!("{e}"))?;
         if config.get_connect_timeout().is_none() {
