@@ -38,7 +38,8 @@ async fn shared_journals(dir: &Path) -> Vec<(&'static str, String)> {
             use std::io::Write as _;
             let _ = writeln!(
                 std::io::stderr(),
-                "note: replicas on PostgreSQL skipped: VEO_TEST_POSTGRES is not set (.ci/run sets it)"
+                "note: {} skips PostgreSQL: VEO_TEST_POSTGRES is not set (.ci/run sets it)",
+                std::thread::current().name().unwrap_or("a replica test")
             );
         }
     }
@@ -378,7 +379,12 @@ async fn a_killed_replica_s_tasks_are_taken_over_and_every_video_is_saved_once()
 #[tokio::test]
 async fn a_replica_is_ready_only_while_its_database_is() {
     let Ok(server) = std::env::var("VEO_TEST_POSTGRES") else {
-        return; // said by shared_journals in the other tests
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: a_replica_is_ready_only_while_its_database_is skipped: VEO_TEST_POSTGRES is not set (.ci/run sets it)"
+        );
+        return;
     };
     let server = PostgresUrl::parse(&server).unwrap();
     let scratch = scratch_schema(&server, "veo_test").await.unwrap();

@@ -35,22 +35,22 @@ pub(super) async fn backends() -> Vec<Journal> {
     all
 }
 
-/// The test PostgreSQL server, if there is one.
+/// The test PostgreSQL server, if there is one; if not, says on stderr that the calling test
+/// skips its PostgreSQL part, and why.
 pub(crate) fn test_postgres() -> Option<super::postgres::PostgresUrl> {
-    static SKIPPED: std::sync::Once = std::sync::Once::new();
     match std::env::var(TEST_POSTGRES) {
         Ok(url) if !url.is_empty() => {
             Some(super::postgres::PostgresUrl::parse(&url).expect("VEO_TEST_POSTGRES is a URL"))
         }
         _ => {
-            SKIPPED.call_once(|| {
-                // Straight to stderr, past the test harness' capture, so the skip is seen.
-                use std::io::Write as _;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "note: the journal tests skip the PostgreSQL backend: {TEST_POSTGRES} is not set (.ci/run sets it to the local server)"
-                );
-            });
+            // Straight to stderr, past the test harness' capture, so the skip is seen. The
+            // harness names each test's thread after the test.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: {} skips PostgreSQL: {TEST_POSTGRES} is not set (.ci/run sets it to the local server)",
+                std::thread::current().name().unwrap_or("a journal test")
+            );
             None
         }
     }
