@@ -148,7 +148,8 @@ impl App {
                 .ok()
                 .flatten()
                 .is_some_and(|e| e.save_error.is_some());
-        let state = if report.done && !(saving && !save_failed) {
+        let still_saving = saving && !save_failed;
+        let state = if report.done && !still_saving {
             self.inner.looks.forget(task_id);
             TaskState::Done(Ok(report))
         } else {

@@ -66,7 +66,12 @@ pub async fn created(app: &App, submitted: &Submitted) -> CreateTaskResult {
     .with_status_message(message)
     .with_poll_interval_ms(millis(app.config().watch.first));
     let mut meta = MetaObject::new();
-    if let Ok(value) = serde_json::to_value(submitted) {
+    if let Ok(mut value) = serde_json::to_value(submitted) {
+        value["next_step"] = format!(
+            "Poll tasks/get with taskId \"{}\" until it is completed (get_task_result works with the same id). Do not submit this request again: that would pay twice.",
+            submitted.task_id
+        )
+        .into();
         meta.0.insert(SUBMITTED_META.into(), value);
     }
     CreateTaskResult::new(task).with_meta(meta)
