@@ -292,3 +292,54 @@ async fn clients_without_the_extension_get_todays_result() {
     let (_, result) = until_completed(&tasks, &task_id).await;
     assert_eq!(result.structured_content.unwrap()["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn a_submit_whose_outcome_is_unknown_is_said_so_not_made_a_task() {
+    use veo_mock::{Fault, FaultRule, Scope};
+    let mock = mock(MockConfig::fast().with_fault(FaultRule::next(
+        Scope::Submit,
+        Fault::CreatedThenReset,
+        1,
+    )))
+    .await;
+    let server = veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await;
+    let client = connect_2026(server, TasksClient).await;
+    for attempt in ["the first call", "an identical retry"] {
+        let args = request("lost reply").as_object().cloned().unwrap();
+        let response = client
+            .peer()
+            .call_tool_once(
+                CallToolRequestParams::new("generate_transition_video").with_arguments(args),
+            )
+            .await
+            .unwrap();
+        let CallToolResponse::Complete(result) = response else {
+            panic!("{attempt}: no task for a submit in doubt, got {response:?}")
+        };
+        assert_eq!(result.is_error, Some(true), "{attempt}");
+        let class = &result.meta.as_ref().expect("_meta")["veo/error"];
+        assert_eq!(class, "submit_outcome_unknown", "{attempt}");
+    }
+    assert_eq!(mock.stats().submits(), 1, "never sent again while in doubt");
+}
+
+#[tokio::test]
+async fn a_platform_that_cannot_be_asked_leaves_the_task_working_and_says_why() {
+    use veo_mock::{Fault, FaultRule, Scope};
+    let mock = mock(quick_mock()).await;
+    let cfg = veo_tests::without_background_polls(config(mock.base_url(), Some(mock.api_key())));
+    let client = connect_2026(veo_tests::server(cfg).await, TasksClient).await;
+    let (task_id, _) = create(&client, request("a quiet harbour")).await;
+    mock.set_faults(vec![FaultRule::always(Scope::Query, Fault::Http500)]);
+    let got = client
+        .peer()
+        .get_task(GetTaskParams::new(task_id.clone()))
+        .await
+        .expect("tasks/get answers while the platform fails");
+    assert_eq!(got.task.task.status, TaskStatus::Working);
+    let message = got.task.task.status_message.unwrap_or_default();
+    assert!(message.contains("cannot be asked"), "{message}");
+    mock.set_faults(Vec::new());
+    let (_, result) = until_completed(&client, &task_id).await;
+    assert_eq!(result.structured_content.unwrap()["status"], "succeeded");
+}
