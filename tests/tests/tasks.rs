@@ -58,7 +58,8 @@ async fn until_completed(client: &Client, task_id: &str) -> (Vec<String>, CallTo
             TaskPayload::Working => {
                 messages.push(task.status_message.clone().unwrap_or_default());
                 let interval = task.poll_interval_ms.expect("a suggested poll interval");
-                assert!(interval > 0, "{task:?}");
+                // Within the watcher's pace of the tests' configuration: 200 ms to 1 s.
+                assert!((200..=1000).contains(&interval), "{task:?}");
                 tokio::time::sleep(Duration::from_millis(interval.min(250))).await;
             }
             TaskPayload::Completed { result } => {
@@ -100,7 +101,11 @@ async fn a_generation_is_a_task_that_completes_with_get_task_results_answer() {
 
     let (task_id, created) = create(&client, request("a kite rises over the dunes")).await;
     assert_eq!(created.task.status, TaskStatus::Working);
-    assert!(created.task.poll_interval_ms.is_some());
+    assert_eq!(
+        created.task.poll_interval_ms,
+        Some(300),
+        "the watcher's first pause"
+    );
     let submitted = &created.meta.as_ref().expect("_meta")["veo/submitted"];
     assert_eq!(submitted["task_id"], task_id.as_str(), "{submitted}");
     assert_eq!(submitted["deduplicated"], false);
@@ -285,6 +290,15 @@ async fn clients_without_the_extension_get_todays_result() {
     assert!(
         matches!(response, CallToolResponse::Complete(_)),
         "{response:?}"
+    );
+    let refused = legacy
+        .peer()
+        .get_task(GetTaskParams::new(task_id.clone()))
+        .await
+        .expect_err("no tasks/get before 2026-07-28");
+    assert_eq!(
+        mcp_error(refused).code,
+        ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
     );
 
     // A task made the plain way can still be followed as a task by a client that has it.

@@ -321,24 +321,27 @@ impl ServerHandler for VeoServer {
     async fn get_task(
         &self,
         request: GetTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, McpError> {
+        tasks::require_extension(&context)?;
         tasks::get(&self.app, &request.task_id).await
     }
 
     async fn cancel_task(
         &self,
         request: CancelTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        tasks::require_extension(&context)?;
         tasks::acknowledge(&self.app, &request.task_id, "tasks/cancel").await
     }
 
     async fn update_task(
         &self,
         request: UpdateTaskParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        tasks::require_extension(&context)?;
         tasks::acknowledge(&self.app, &request.task_id, "tasks/update").await
     }
 

@@ -16,8 +16,8 @@
 use std::time::{Duration, SystemTime};
 
 use rmcp::model::{
-    CallToolResult, CreateTaskResult, DetailedTask, GetTaskResult, JsonObject, MetaObject,
-    ProtocolVersion, Task, TaskPayload, TaskStatus,
+    CallToolResult, ClientCapabilities, CreateTaskResult, DetailedTask, GetTaskResult, JsonObject,
+    MetaObject, ProtocolVersion, Task, TaskPayload, TaskStatus,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
@@ -42,6 +42,19 @@ pub fn client_wants_tasks(context: &RequestContext<RoleServer>) -> bool {
         && context
             .client_capabilities()
             .is_some_and(|c| c.supports_tasks())
+}
+
+/// Refuses a `tasks/*` request from a client that may not use tasks (see
+/// [`client_wants_tasks`]): rmcp lets through a session client that declared the extension at
+/// `initialize`, but on those protocol versions the extension does not apply.
+pub fn require_extension(context: &RequestContext<RoleServer>) -> Result<(), McpError> {
+    if client_wants_tasks(context) {
+        Ok(())
+    } else {
+        Err(McpError::missing_required_client_capability(
+            ClientCapabilities::builder().enable_tasks().build(),
+        ))
+    }
 }
 
 /// The handle for a task just submitted (or found again by deduplication): `working`, to be
