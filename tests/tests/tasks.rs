@@ -357,3 +357,22 @@ async fn a_platform_that_cannot_be_asked_leaves_the_task_working_and_says_why() 
     let (_, result) = until_completed(&client, &task_id).await;
     assert_eq!(result.structured_content.unwrap()["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn the_tool_description_says_what_tasks_and_cancel_do() {
+    let server = veo_tests::server(config("http://127.0.0.1:9", Some("k"))).await;
+    let client = connect_2026(server, TasksClient).await;
+    let tools = client.peer().list_all_tools().await.unwrap();
+    let generate = tools
+        .iter()
+        .find(|t| t.name == "generate_transition_video")
+        .and_then(|t| t.description.clone())
+        .unwrap();
+    for expected in ["tasks/get", "tasks/cancel", "still made and saved"] {
+        assert!(generate.contains(expected), "{expected} in: {generate}");
+    }
+    let widened = output_schema(&client, "generate_transition_video").await;
+    let problems = veo_core::schema::host_compatibility_problems(&widened);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert!(widened["properties"].get("done").is_some(), "{widened}");
+}

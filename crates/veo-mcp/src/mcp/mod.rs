@@ -44,7 +44,9 @@ Call generate_transition_video once with both frames and a prompt: it returns a 
 costs money, so never call it again for the same video. Then call get_task_result with that task_id \
 and wait_seconds (up to the server's limit) until status is succeeded or failed. Finished videos are \
 saved to the server's output directory automatically (saved_path); their URLs expire about an hour \
-after they are made. Lost a task_id? list_tasks shows recent tasks.";
+after they are made. Lost a task_id? list_tasks shows recent tasks. A host that declared MCP's Tasks \
+extension gets a task from generate_transition_video instead and follows it with tasks/get; \
+get_task_result works with the same id.";
 
 /// The MCP server: the three tools over one [`App`]. Cheap to clone.
 #[derive(Clone)]
