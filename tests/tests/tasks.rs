@@ -376,3 +376,27 @@ async fn the_tool_description_says_what_tasks_and_cancel_do() {
     assert!(problems.is_empty(), "{problems:?}");
     assert!(widened["properties"].get("done").is_some(), "{widened}");
 }
+
+#[tokio::test]
+async fn a_platform_that_hangs_does_not_hold_tasks_get() {
+    use veo_mock::{Fault, FaultRule, Scope};
+    let mock = mock(quick_mock()).await;
+    let cfg = veo_tests::without_background_polls(config(mock.base_url(), Some(mock.api_key())));
+    let client = connect_2026(veo_tests::server(cfg).await, TasksClient).await;
+    let (task_id, _) = create(&client, request("a slow answer")).await;
+    mock.set_faults(vec![FaultRule::always(Scope::Query, Fault::Stall)]);
+    let started = std::time::Instant::now();
+    let got = client
+        .peer()
+        .get_task(GetTaskParams::new(task_id))
+        .await
+        .expect("tasks/get answers");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(got.task.task.status, TaskStatus::Working);
+    let message = got.task.task.status_message.unwrap_or_default();
+    assert!(message.contains("did not answer"), "{message}");
+}

@@ -19,6 +19,8 @@ use crate::config::PollTiming;
 /// The longest a look at a succeeded task spends saving its videos before it answers
 /// (saving goes on in the background after that).
 const LOOK_SAVE_BUDGET: Duration = Duration::from_secs(2);
+/// The longest a look waits for the platform, so a host's `tasks/get` never hangs on it.
+const LOOK_QUERY_BUDGET: Duration = Duration::from_secs(10);
 
 /// Where a task stands, for a host following it.
 #[derive(Debug)]
@@ -117,7 +119,15 @@ impl App {
             save_budget: Some(LOOK_SAVE_BUDGET),
             cancel: CancellationToken::new(),
         };
-        let report = match self.result(task_id, options, |_| {}).await {
+        let looked = tokio::time::timeout(
+            LOOK_QUERY_BUDGET + LOOK_SAVE_BUDGET,
+            self.result(task_id, options, |_| {}),
+        )
+        .await
+        .unwrap_or(Err(AppError::Core(veo_core::Error::Timeout(
+            LOOK_QUERY_BUDGET + LOOK_SAVE_BUDGET,
+        ))));
+        let report = match looked {
             Ok(report) => report,
             Err(AppError::Core(veo_core::Error::NotFound { task_id: id })) => {
                 self.inner.looks.forget(task_id);
