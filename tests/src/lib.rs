@@ -302,3 +302,54 @@ pub async fn call_stateless(
     ];
     rpc_reply(post(addr, call.to_string(), &headers).await).await["result"].clone()
 }
+
+/// A client handler that declares MCP's Tasks extension (and nothing else).
+#[derive(Clone, Default)]
+pub struct TasksClient;
+
+impl ClientHandler for TasksClient {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        rmcp::model::ClientConfig::new(
+            rmcp::model::ClientCapabilities::builder()
+                .enable_tasks()
+                .build(),
+            rmcp::model::Implementation::new("veo-tests", "1"),
+        )
+    }
+}
+
+/// Starts `server` in-process and connects a client with `handler` over an in-memory pipe,
+/// speaking protocol 2026-07-28 (`server/discover`, capabilities sent with each request).
+pub async fn connect_2026<H: ClientHandler>(
+    server: VeoServer,
+    handler: H,
+) -> RunningService<RoleClient, H> {
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt as _};
+    let (server_end, client_end) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_end).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let lifecycle = ClientLifecycleMode::Discover {
+        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+    };
+    handler
+        .serve_with_lifecycle(client_end, lifecycle)
+        .await
+        .expect("client connects")
+}
+
+/// The output schema `client` is told for `tool`.
+pub async fn output_schema<H: ClientHandler>(
+    client: &RunningService<RoleClient, H>,
+    tool: &str,
+) -> Value {
+    let tools = client.peer().list_all_tools().await.expect("tools/list");
+    let schema = tools
+        .iter()
+        .find(|t| t.name == tool)
+        .and_then(|t| t.output_schema.clone())
+        .expect("the tool publishes an output schema");
+    Value::Object((*schema).clone())
+}

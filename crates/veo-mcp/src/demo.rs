@@ -2,23 +2,31 @@
 //!
 //! A [`veo_mock::MockServer`] plays the platform on loopback, a [`VeoServer`] runs in this
 //! process with an in-memory journal, and an MCP client connected to it over an in-memory pipe
-//! calls `generate_transition_video` with two generated frames, then `get_task_result` with a
-//! wait. Progress notifications are shown on stderr as they arrive; each call's arguments and
-//! result (text and structured JSON, as the agent sees them) are printed on stdout; the server
-//! saves the MP4, and its path is printed.
+//! calls `generate_transition_video` with two generated frames, then waits for the video in one
+//! of the two ways a host can: by default the client declares MCP's Tasks extension (2026-07-28)
+//! and polls `tasks/get` until the task is completed, showing its status messages; with
+//! `--without-tasks` it calls `get_task_result` with a wait, showing progress notifications as
+//! they arrive. The way used is printed. Each call's arguments and result (text and structured
+//! JSON, as the agent sees them) are printed on stdout; the server saves the MP4, and its path is
+//! printed.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProgressNotificationParam};
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
+    GetTaskParams, Implementation, ProgressNotificationParam, ProtocolVersion, TaskPayload,
+};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt as _, NotificationContext, RunningService,
+};
 use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
 use serde_json::{Value, json};
 use veo_mock::{MockConfig, MockServer};
 
 use crate::VeoServer;
 use crate::app::report::{GENERATE_TOOL, RESULT_TOOL};
-use crate::cli::args::CommonArgs;
+use crate::cli::args::{CommonArgs, DemoArgs};
 use crate::cli::{Exit, Failure, ProgressDisplay, note, out, print_json};
 use crate::journal::JournalLocation;
 
@@ -30,8 +38,8 @@ const PROMPT: &str =
     "A warm sunrise slowly gives way to a deep blue night; the camera drifts gently forward";
 
 /// Runs the demo. `common` supplies `--output-dir`, `--no-save` and `--default-model`; the
-/// key, base URL and journal are the demo's own.
-pub async fn run(common: &CommonArgs) -> Result<(), Failure> {
+/// key, base URL and journal are the demo's own; `args` choose how the client waits.
+pub async fn run(common: &CommonArgs, args: &DemoArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let other = |what: &str| {
         let what = what.to_string();
@@ -85,7 +93,8 @@ pub async fn run(common: &CommonArgs) -> Result<(), Failure> {
         )
     })?;
     let display = ProgressDisplay::stderr();
-    let session = Session::connect(server, display.clone()).await?;
+    let tasks = !args.without_tasks;
+    let session = Session::connect(server, display.clone(), tasks).await?;
     let outcome = conversation(&session, &first, &last, &display).await;
     session.close().await;
     let stats = mock.stats();
@@ -132,17 +141,38 @@ async fn conversation(
         "prompt": PROMPT,
         "duration_seconds": 4,
     });
-    let reply = call_and_show(session, GENERATE_TOOL, arguments, display).await?;
-    let submitted = structured_or_failure(&reply)?;
-    let task_id = submitted
-        .get("task_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-
-    note!("\nWaiting for task {task_id}; progress notifications as they arrive:");
-    let arguments = json!({ "task_id": task_id, "wait_seconds": 30 });
-    let reply = call_and_show(session, RESULT_TOOL, arguments, display).await?;
+    show_call(GENERATE_TOOL, &arguments);
+    let reply = match session.call_once(GENERATE_TOOL, arguments).await? {
+        CallToolResponse::Task(created) => {
+            out!("--- result: a task (MCP Tasks extension) ---");
+            print_json(&serde_json::to_value(&created).unwrap_or_default());
+            let task_id = created.task.task_id;
+            note!(
+                "\nWaiting the Tasks extension's way: tasks/get for task {task_id} until it is completed (status messages as they change):"
+            );
+            session.until_completed(&task_id).await?
+        }
+        CallToolResponse::Complete(reply) => {
+            show_result(&reply);
+            let submitted = structured_or_failure(&reply)?;
+            let task_id = submitted
+                .get("task_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            note!(
+                "\nWaiting the get_task_result way for task {task_id}; progress notifications as they arrive:"
+            );
+            let arguments = json!({ "task_id": task_id, "wait_seconds": 30 });
+            call_and_show(session, RESULT_TOOL, arguments, display).await?
+        }
+        other => {
+            return Err(Failure::new(
+                Exit::Other,
+                format!("unexpected answer to {GENERATE_TOOL}: {other:?}"),
+            ));
+        }
+    };
     let report = structured_or_failure(&reply)?;
     if report.get("status").and_then(Value::as_str) != Some("succeeded") {
         return Err(Failure::new(
@@ -262,13 +292,27 @@ fn check_mp4(path: &Path) -> std::io::Result<u64> {
     Ok(bytes.len() as u64)
 }
 
-/// The MCP client side of the demo: shows progress notifications as they arrive.
+/// The MCP client side of the demo: shows progress notifications as they arrive; declares the
+/// Tasks extension when `tasks` is set.
 #[derive(Clone)]
 struct DemoClient {
     display: ProgressDisplay,
+    tasks: bool,
 }
 
 impl ClientHandler for DemoClient {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = if self.tasks {
+            ClientCapabilities::builder().enable_tasks().build()
+        } else {
+            ClientCapabilities::default()
+        };
+        ClientConfig::new(
+            capabilities,
+            Implementation::new("veo-demo", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
     async fn on_progress(
         &self,
         params: ProgressNotificationParam,
@@ -288,9 +332,14 @@ struct Session {
 }
 
 impl Session {
-    /// Serves `server` on one end of a pipe and connects a client to the other (`initialize`
-    /// included).
-    async fn connect(server: VeoServer, display: ProgressDisplay) -> Result<Session, Failure> {
+    /// Serves `server` on one end of a pipe and connects a client to the other: with `tasks`,
+    /// one declaring the Tasks extension on protocol 2026-07-28 (`server/discover`); otherwise
+    /// one without it (`initialize`).
+    async fn connect(
+        server: VeoServer,
+        display: ProgressDisplay,
+        tasks: bool,
+    ) -> Result<Session, Failure> {
         let (server_end, client_end) = tokio::io::duplex(1 << 20);
         tokio::spawn(async move {
             match server.serve(server_end).await {
@@ -300,15 +349,21 @@ impl Session {
                 Err(e) => tracing::error!("the in-process MCP server did not start: {e}"),
             }
         });
-        let client = DemoClient { display }
-            .serve(client_end)
-            .await
-            .map_err(|e| {
-                Failure::new(
-                    Exit::Other,
-                    format!("cannot connect to the MCP server: {e}"),
-                )
-            })?;
+        let client = DemoClient { display, tasks };
+        let client = if tasks {
+            let lifecycle = ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            };
+            client.serve_with_lifecycle(client_end, lifecycle).await
+        } else {
+            client.serve(client_end).await
+        };
+        let client = client.map_err(|e| {
+            Failure::new(
+                Exit::Other,
+                format!("cannot connect to the MCP server: {e}"),
+            )
+        })?;
         Ok(Session { client })
     }
 
@@ -325,6 +380,57 @@ impl Session {
             .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
             .await
             .map_err(|e| Failure::new(Exit::Other, format!("the {tool} call failed: {e}")))
+    }
+
+    /// Calls `tool` once with `args` and returns whichever answer came: a result or a task.
+    async fn call_once(&self, tool: &str, args: Value) -> Result<CallToolResponse, Failure> {
+        let Value::Object(args) = args else {
+            return Err(Failure::new(
+                Exit::Other,
+                "tool arguments must be an object",
+            ));
+        };
+        self.client
+            .peer()
+            .call_tool_once(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
+            .await
+            .map_err(|e| Failure::new(Exit::Other, format!("the {tool} call failed: {e}")))
+    }
+
+    /// Polls `tasks/get` at the pace the server suggests until the task is completed; shows
+    /// each new status message on stderr and the final result on stdout.
+    async fn until_completed(&self, task_id: &str) -> Result<CallToolResult, Failure> {
+        let failed = |e: String| Failure::new(Exit::Other, format!("tasks/get failed: {e}"));
+        let mut last_message = None;
+        loop {
+            let got = self
+                .client
+                .peer()
+                .get_task(GetTaskParams::new(task_id))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let task = &got.task.task;
+            match &got.task.payload {
+                TaskPayload::Working => {
+                    if task.status_message != last_message {
+                        let message = task.status_message.as_deref().unwrap_or("working");
+                        note!("tasks/get: working: {message}");
+                        last_message = task.status_message.clone();
+                    }
+                    let pause = task.poll_interval_ms.unwrap_or(1_000).clamp(100, 20_000);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                TaskPayload::Completed { result } => {
+                    out!("\n=== tasks/get {task_id}: completed ===");
+                    let reply: CallToolResult =
+                        serde_json::from_value(Value::Object(result.clone()))
+                            .map_err(|e| failed(e.to_string()))?;
+                    show_result(&reply);
+                    return Ok(reply);
+                }
+                other => return Err(failed(format!("the task ended {other:?}"))),
+            }
+        }
     }
 
     /// Closes the connection.

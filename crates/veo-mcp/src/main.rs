@@ -18,8 +18,8 @@ fn main() -> ExitCode {
         None => serve(common, ServeArgs::default()),
         Some(Command::Serve(args)) => serve(common, args),
         #[cfg(feature = "demo")]
-        Some(Command::Demo) => {
-            one_shot(async move { veo_mcp::demo::run(&common).await.map(|()| Exit::Ok) })
+        Some(Command::Demo(args)) => {
+            one_shot(async move { veo_mcp::demo::run(&common, &args).await.map(|()| Exit::Ok) })
         }
         Some(Command::Generate(args)) => {
             one_shot(async move { cli::generate(args, &common).await })

@@ -178,6 +178,11 @@ async fn generate_waits_saves_and_prints_the_tool_results_as_json() {
     assert_eq!(tasks[0].model, veo_mock::Model::Fast);
     assert!(run.stderr.contains("Submitted task"), "{}", run.stderr);
     assert!(
+        run.stderr.contains("the get_task_result way"),
+        "the way it waits:\n{}",
+        run.stderr
+    );
+    assert!(
         run.stderr.lines().any(|l| l.starts_with("progress: ")),
         "progress on stderr:\n{}",
         run.stderr

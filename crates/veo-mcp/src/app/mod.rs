@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod report;
+pub mod tasks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -15,6 +16,7 @@ use veo_core::{Client, EffectiveParameters, PreparedRequest, TaskResult, TaskSta
 
 pub use error::{AppError, ErrorClass};
 pub use report::{SpendReport, Submitted, TaskList, TaskReport, TaskSummary, VideoReport};
+pub use tasks::{TaskState, TaskView};
 
 use crate::config::Config;
 use crate::journal::{
@@ -46,6 +48,8 @@ struct Inner {
     saver: Saver,
     /// Present when `config.background` is set.
     watcher: Option<Watcher>,
+    /// Recent looks at working tasks ([`App::look`]).
+    looks: tasks::RecentLooks,
 }
 
 /// How a result call waits and saves.
@@ -102,6 +106,7 @@ impl App {
                 journal,
                 saver,
                 watcher,
+                looks: tasks::RecentLooks::default(),
             }),
         })
     }

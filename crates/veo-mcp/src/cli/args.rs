@@ -97,12 +97,25 @@ Examples:
 const DEMO_HELP: &str = "\
 Starts a local fake of the platform (veo-mock) and the MCP server in this process, connects an
 MCP client to it and runs the flow an agent would: generate_transition_video with two generated
-frames, then get_task_result with a wait. Progress goes to stderr; the tool results, as the agent
-sees them (text and structured JSON), go to stdout. The MP4 is saved to --output-dir if given,
+frames, then waits for the video in one of the two ways a host can. By default the client
+declares MCP's Tasks extension (protocol 2026-07-28): the call answers with a task, polled with
+tasks/get until it is completed. With --without-tasks it is a client without the extension: it
+waits with get_task_result and its progress notifications. The way used is printed. Progress goes
+to stderr; the tool results, as the agent sees them (text and structured JSON), go to stdout. The MP4 is saved to --output-dir if given,
 else to a new temporary directory, and its path printed. Needs no API key and no network.
 
 Example:
   cargo run --release -p veo-mcp -- demo";
+
+/// Options of `veo-mcp demo`.
+#[cfg(feature = "demo")]
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DemoArgs {
+    /// Connect as a client without MCP's Tasks extension: wait with get_task_result instead
+    /// of polling tasks/get.
+    #[arg(long)]
+    pub without_tasks: bool,
+}
 
 /// MCP server for making transition videos with Veo 3.1 (JieKou AI).
 ///
@@ -126,7 +139,7 @@ pub enum Command {
     /// Try it: a whole generation against a local mock, no key or network needed.
     #[cfg(feature = "demo")]
     #[command(after_help = DEMO_HELP)]
-    Demo,
+    Demo(DemoArgs),
     /// Make one video from two frames and a prompt; waits and saves it by default.
     #[command(after_help = GENERATE_HELP)]
     Generate(GenerateArgs),

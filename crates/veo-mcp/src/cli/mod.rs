@@ -106,7 +106,7 @@ pub async fn generate(args: GenerateArgs, common: &CommonArgs) -> Result<Exit, F
         return Ok(Exit::Ok);
     }
     note!(
-        "Waiting up to {} s (Ctrl-C stops waiting; the task goes on)…",
+        "Waiting up to {} s the get_task_result way: polling the task, progress as it comes (Ctrl-C stops waiting; the task goes on)…",
         args.wait
     );
     let report = wait_for(&app, &task_id, args.wait)
@@ -174,6 +174,12 @@ pub async fn status(args: StatusArgs, common: &CommonArgs) -> Result<Exit, Failu
         })?
         .to_string();
     let app = start(config).await?;
+    if args.wait > 0 {
+        note!(
+            "Waiting up to {} s the get_task_result way: polling the task, progress as it comes…",
+            args.wait
+        );
+    }
     let report = wait_for(&app, &task_id, args.wait).await?;
     let json = args
         .output

@@ -13,14 +13,16 @@ pub mod confirm;
 pub mod progress;
 pub mod reply;
 pub mod roots;
+pub mod tasks;
 
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, InitializeResult,
-    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, GetTaskParams,
+    GetTaskResult, Implementation, InitializeResult, JsonObject, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, UpdateTaskParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -42,7 +44,9 @@ Call generate_transition_video once with both frames and a prompt: it returns a 
 costs money, so never call it again for the same video. Then call get_task_result with that task_id \
 and wait_seconds (up to the server's limit) until status is succeeded or failed. Finished videos are \
 saved to the server's output directory automatically (saved_path); their URLs expire about an hour \
-after they are made. Lost a task_id? list_tasks shows recent tasks.";
+after they are made. Lost a task_id? list_tasks shows recent tasks. A host that declared MCP's Tasks \
+extension gets a task from generate_transition_video instead and follows it with tasks/get; \
+get_task_result works with the same id.";
 
 /// The MCP server: the three tools over one [`App`]. Cheap to clone.
 #[derive(Clone)]
@@ -115,6 +119,9 @@ impl VeoServer {
             };
         let ask = HostConfirm::for_call(&context, answers, state);
         match self.app.submit(&prepared, allow_duplicate, &ask).await {
+            Ok(submitted) if tasks::client_wants_tasks(&context) => {
+                CallToolResponse::Task(tasks::created(&self.app, &submitted).await)
+            }
             Ok(submitted) => reply::structured(&submitted, submitted.text()).into(),
             Err(AppError::ConfirmationPending {
                 question,
@@ -180,11 +187,7 @@ impl VeoServer {
             let _ = reporter.await;
         }
         match outcome {
-            Ok(report) => {
-                let mut reply = reply::structured(&report, report.text());
-                reply.content.extend(reply::resource_links(&report.files));
-                reply
-            }
+            Ok(report) => reply::task_report(&report),
             Err(e) => e.into(),
         }
     }
@@ -250,6 +253,7 @@ fn describe(tool: &mut Tool, config: &Config) {
 Frames can be http(s) URLs, local file paths on the server's machine, data: URLs, or Base64 (JPEG or PNG, at most 20 MB each; ideally the same aspect ratio as the video). \
 Costs money per video: call it once per video the user wants, never as a retry. It returns a task_id immediately; generation then takes from under a minute to several minutes. \
 Next, call {RESULT_TOOL} with the task_id and wait_seconds (up to {max_wait}) until it reports done. \
+A client that declared the MCP Tasks extension gets a task instead: poll tasks/get until it is completed; its result is what {RESULT_TOOL} reports (a failed video is a result with isError). tasks/cancel cannot stop a video once submitted (it is paid): it is acknowledged, the video is still made and saved, and the task still completes. \
 Repeating an identical request (same frames, prompt and parameters) within {} s returns the earlier task (deduplicated: true) instead of paying again; set allow_duplicate: true only when the user really wants another video from the same input. Default model: {}.",
                 config.dedup_window.as_secs(),
                 config.default_model
@@ -286,20 +290,61 @@ fn set_property(schema: &mut JsonObject, name: &str, value: JsonObject) {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for VeoServer {
     fn get_info(&self) -> ServerConfig {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new("veo", env!("CARGO_PKG_VERSION"))
-                    .with_title("Veo transition videos"),
-            )
-            .with_instructions(INSTRUCTIONS)
+        InitializeResult::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tasks()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("veo", env!("CARGO_PKG_VERSION"))
+                .with_title("Veo transition videos"),
+        )
+        .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.tool_router.list_all()))
+        let mut tools = self.tool_router.list_all();
+        if tasks::client_wants_tasks(&context) {
+            // A finished task's result is get_task_result's: the schema admits both.
+            let either =
+                tasks::either_output_schema(&schema::<Submitted>(), &schema::<TaskReport>());
+            for tool in tools.iter_mut().filter(|t| t.name == GENERATE_TOOL) {
+                tool.output_schema = Some(Arc::new(either.clone()));
+            }
+        }
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        tasks::require_extension(&context)?;
+        tasks::get(&self.app, &request.task_id).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        tasks::require_extension(&context)?;
+        tasks::acknowledge(&self.app, &request.task_id, "tasks/cancel").await
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        tasks::require_extension(&context)?;
+        tasks::acknowledge(&self.app, &request.task_id, "tasks/update").await
     }
 
     async fn call_tool(

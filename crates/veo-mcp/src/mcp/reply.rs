@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use veo_core::Error;
 
-use crate::app::AppError;
+use crate::app::{AppError, TaskReport};
 use crate::saver::SavedFile;
 
 /// Key in a tool error's `_meta` naming its [`crate::app::ErrorClass`], so programs can tell invalid input
@@ -18,6 +18,14 @@ pub fn structured(value: &impl Serialize, text: String) -> CallToolResult {
     let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
     result.structured_content = Some(serde_json::to_value(value).unwrap_or(Value::Null));
     result
+}
+
+/// The result of `get_task_result` for `report`: the report as structured content and text,
+/// and a `resource_link` for each saved video.
+pub fn task_report(report: &TaskReport) -> CallToolResult {
+    let mut reply = structured(report, report.text());
+    reply.content.extend(resource_links(&report.files));
+    reply
 }
 
 /// An MCP `resource_link` for each saved file.
