@@ -5,6 +5,7 @@
 //!
 //! `cargo bench -p veo-mcp --bench replicas`. PostgreSQL is measured when
 //! `VEO_TEST_POSTGRES` names a server (each configuration gets a scratch schema of its own);
+//! `VEO_MCP_BENCH_JOURNAL=sqlite` (or `postgresql`) measures one journal only;
 //! `VEO_MCP_BENCH_ROUNDS`, `VEO_MCP_BENCH_SECS` and `VEO_MCP_BENCH_CONNS` change the rounds (3),
 //! their length (3 s) and the connections (64). Without `--bench` it makes a short smoke run.
 //!
@@ -81,10 +82,14 @@ fn main() {
         "\n## replicas over streamable HTTP, {conns} connections spread round-robin ({rounds} rounds of {secs} s after {warm_up} s warm-up)"
     );
     println!(
-        "| journal | replicas | tool | round | calls/s | p50 | p99 | CPU per call: replicas / PostgreSQL |\n|---|---|---|---|---|---|---|---|"
+        "| journal | replicas | tool | round | calls/s | p50 | p99 | upstream req/s | CPU per call: replicas / PostgreSQL |\n|---|---|---|---|---|---|---|---|---|"
     );
     let mut summary = Vec::new();
-    for backend in &backends {
+    let only = std::env::var("VEO_MCP_BENCH_JOURNAL").unwrap_or_default();
+    for backend in backends
+        .iter()
+        .filter(|b| only.is_empty() || b.name().eq_ignore_ascii_case(&only))
+    {
         for replicas in [1usize, 2] {
             for tool in ["get_task_result", "generate_transition_video"] {
                 let mut rates = Vec::new();
@@ -126,8 +131,9 @@ fn main() {
                     let p99 = percentile(&result.latencies_us, 0.99) as f64 / 1e3;
                     let per_call = result.cpu_server / calls * 1e6;
                     let db_per_call = result.cpu_database / calls * 1e6;
+                    let upstream = result.mock_requests as f64 / wall;
                     println!(
-                        "| {} | {replicas} | {tool} | {round} | {rate:.0} | {p50:.2} ms | {p99:.2} ms | {per_call:.0} µs / {db_per_call:.0} µs |",
+                        "| {} | {replicas} | {tool} | {round} | {rate:.0} | {p50:.2} ms | {p99:.2} ms | {upstream:.0} | {per_call:.0} µs / {db_per_call:.0} µs |",
                         backend.name()
                     );
                     rates.push(rate);
