@@ -181,3 +181,77 @@ async fn a_submit_left_half_sent_by_a_process_that_is_gone_is_judged_at_once() {
     );
     assert_eq!(mock.stats().total_requests(), 0, "never resent");
 }
+
+#[tokio::test]
+async fn a_finished_saved_task_is_answered_from_the_journal_without_asking() {
+    let mock = mock(MockConfig::fast()).await;
+    let out = tempfile::tempdir().unwrap();
+    let app = App::start(
+        config(mock.base_url(), Some(mock.api_key()))
+            .with_background(false)
+            .with_output_dir(Some(out.path().to_path_buf())),
+    )
+    .await
+    .unwrap();
+    let wait = || ResultOptions {
+        wait_seconds: Some(15),
+        ..ResultOptions::default()
+    };
+    let mut tasks = Vec::new();
+    for prompt in ["long-lived links", "short-lived links [mock:ttl_s=60]"] {
+        let task_id = app
+            .submit(&prepared(prompt).await, false, &CannotAsk)
+            .await
+            .unwrap()
+            .task_id;
+        let done = app.result(&task_id, wait(), |_| {}).await.unwrap();
+        assert!(done.videos[0].saved_path.is_some(), "{done:?}");
+        tasks.push((task_id, done));
+    }
+
+    // Saved, with links valid for an hour: nothing to ask, nothing to write.
+    let (task_id, first) = &tasks[0];
+    let before = mock.stats().total_requests();
+    let written = app
+        .journal()
+        .get(task_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .updated_at;
+    let again = app.result(task_id, wait(), |_| {}).await.unwrap();
+    assert_eq!(mock.stats().total_requests(), before, "no request");
+    assert_eq!(
+        app.journal()
+            .get(task_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_at,
+        written,
+        "no write"
+    );
+    assert_eq!(again.status, TaskStatus::Succeeded);
+    assert_eq!(again.platform_status, first.platform_status);
+    assert_eq!(again.videos[0].saved_path, first.videos[0].saved_path);
+    assert_eq!(again.videos[0].url, first.videos[0].url);
+    assert_eq!(again.next_step, first.next_step);
+
+    // Links about to expire: the platform is asked, for fresh ones.
+    let (task_id, _) = &tasks[1];
+    let before = mock.stats().task_results();
+    app.result(task_id, wait(), |_| {}).await.unwrap();
+    assert_eq!(
+        mock.stats().task_results(),
+        before + 1,
+        "asked for fresh links"
+    );
+
+    // The saved file gone: asked again (and saved again).
+    let (task_id, first) = &tasks[0];
+    std::fs::remove_file(first.videos[0].saved_path.as_ref().unwrap()).unwrap();
+    let before = mock.stats().task_results();
+    let resaved = app.result(task_id, wait(), |_| {}).await.unwrap();
+    assert_eq!(mock.stats().task_results(), before + 1);
+    assert!(std::path::Path::new(resaved.videos[0].saved_path.as_ref().unwrap()).is_file());
+}

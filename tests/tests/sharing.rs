@@ -63,7 +63,7 @@ async fn a_server_that_shuts_down_hands_its_tasks_over_at_once() {
 async fn two_servers_saving_one_video_at_once_leave_one_whole_file() {
     let mock = mock(MockConfig::fast()).await;
     // Slow downloads, so that both are under way at the same time.
-    mock.add_fault("download:slow=700".parse::<FaultRule>().unwrap());
+    mock.add_fault("download:slow=2000".parse::<FaultRule>().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("videos");
     let shared = config(mock.base_url(), Some(mock.api_key()))

@@ -18,7 +18,7 @@ use crate::journal::{Journal, TaskEntry};
 /// Attempts to download one video within one save.
 const SAVE_ATTEMPTS: u32 = 5;
 /// Save rounds (each with fresh links) before [`Saver::save_until_done`] gives up; the journal
-/// keeps the links and the next start tries again.
+/// keeps the links and the watcher tries again later.
 const MAX_SAVE_ROUNDS: u32 = 30;
 /// Longest pause between save rounds.
 const MAX_SAVE_PAUSE: Duration = Duration::from_secs(120);
@@ -152,7 +152,7 @@ impl Saver {
         if outcome.is_err() {
             tracing::error!(
                 task_id,
-                "not all videos could be saved; the journal keeps the links and the next start tries again"
+                "not all videos could be saved; the journal keeps the links and they are tried again later"
             );
         }
         std::mem::take(&mut *lock(&last))

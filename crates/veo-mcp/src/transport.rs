@@ -121,8 +121,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Health checks for a load balancer, answered without the bearer token and telling nothing
 /// secret: `GET /livez` is 200 while the process serves; `GET /readyz` is 200 when the journal
-/// answers (within 5 s), and 503 with the reason when it does not or the server is shutting
-/// down, so that no new calls are sent its way.
+/// answers (within 5 s), and 503 when it does not (the reason goes to the log) or the server is
+/// shutting down, so that no new calls are sent its way.
 pub fn health_routes(app: App, shutdown: CancellationToken) -> Router {
     let ready = move || {
         let (app, shutdown) = (app.clone(), shutdown.clone());
@@ -135,7 +135,16 @@ pub fn health_routes(app: App, shutdown: CancellationToken) -> Router {
             }
             match tokio::time::timeout(READY_TIMEOUT, app.ready()).await {
                 Ok(Ok(())) => (StatusCode::OK, "ready\n".to_string()),
-                Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+                // The reason goes to the log only: this answer needs no token, and the journal's
+                // errors name its host and user.
+                Ok(Err(e)) => {
+                    tracing::warn!("not ready: {e}");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "not ready: the task journal cannot be used (the server's log says why)\n"
+                            .to_string(),
+                    )
+                }
                 Err(_) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the journal did not answer within 5 s\n".to_string(),

@@ -8,11 +8,13 @@
 //! sweep every third of the lease claims the journal's unfinished and unsaved tasks that nobody
 //! holds (those of a process that stopped, once its lease ran out, and those of an earlier run)
 //! and renews the leases of the tasks followed; a task whose lease another process took is
-//! given up.
+//! given up. A task that cannot be followed now (the platform does not know it, the key is
+//! refused, its videos cannot be saved) rests: its lease is kept, so that neither this process
+//! nor another tries it again at every sweep, and it is tried again after a while.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +31,10 @@ const CONCURRENT_POLLS: usize = 4;
 const CLAIMS_PER_SWEEP: u32 = 256;
 /// Longest a stopping watcher spends handing its leases back.
 const RELEASE_TIME: Duration = Duration::from_secs(2);
+/// How long a task rests after an answer asking again cannot change (unknown, key refused).
+const REST_AFTER_LASTING: Duration = Duration::from_secs(3600);
+/// How long a task rests after its saving gave up for now (disk full, links refused…).
+const REST_AFTER_UNSAVED: Duration = Duration::from_secs(600);
 
 /// Follows tasks in the background. Cheap to clone.
 #[derive(Clone)]
@@ -47,8 +53,10 @@ struct Inner {
     lease: Duration,
     /// The tasks followed now, each with what stops its following.
     watching: Mutex<HashMap<String, CancellationToken>>,
-    /// Tasks whose following ended with what asking again cannot change; not claimed again.
-    gave_up: Mutex<HashSet<String>>,
+    /// Tasks held but left alone until the time given (see the module's notes).
+    resting: Mutex<HashMap<String, Instant>>,
+    /// The sweeping task, once started.
+    sweeping: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Tasks a result call is waiting on right now (with how many calls): the watcher leaves
     /// their polling to those calls.
     foreground: Mutex<HashMap<String, usize>>,
@@ -75,7 +83,8 @@ impl Watcher {
                 holder: holder_name(),
                 lease,
                 watching: Mutex::new(HashMap::new()),
-                gave_up: Mutex::new(HashSet::new()),
+                resting: Mutex::new(HashMap::new()),
+                sweeping: Mutex::new(None),
                 foreground: Mutex::new(HashMap::new()),
                 stop: CancellationToken::new(),
             }),
@@ -87,33 +96,43 @@ impl Watcher {
         self.inner.stop.cancel();
     }
 
-    /// Stops, and hands the leases of the tasks being followed back to the journal, so that
-    /// another process sharing it takes them over at once (within two seconds at most).
+    /// Stops, and hands every lease this watcher holds back to the journal, so that another
+    /// process sharing it takes the tasks over at once (within two seconds at most; otherwise
+    /// the leases run out by themselves).
     pub async fn stop_and_release(&self) {
         self.stop();
-        let held: Vec<String> = lock(&self.inner.watching).keys().cloned().collect();
-        let journal = &self.inner.journal;
-        let holder = &self.inner.holder;
-        let release = futures_util::future::join_all(
-            held.iter().map(|task_id| journal.release(task_id, holder)),
-        );
-        if tokio::time::timeout(RELEASE_TIME, release).await.is_err() {
-            tracing::warn!("leases not all handed back; they run out by themselves");
+        let sweeping = lock(&self.inner.sweeping).take();
+        let handed_back = async {
+            // A sweep under way may still claim: let it end first.
+            if let Some(sweeping) = sweeping {
+                let _ = sweeping.await;
+            }
+            self.inner.journal.release_all(&self.inner.holder).await
+        };
+        match tokio::time::timeout(RELEASE_TIME, handed_back).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("leases not handed back, they run out by themselves: {e}"),
+            Err(_) => tracing::warn!("leases not handed back in time; they run out by themselves"),
         }
     }
 
-    /// Sweeps until stopped: every third of the lease, claims the journal's unfinished and
-    /// unsaved tasks nobody else holds (renewing this watcher's own) and follows those not
-    /// followed yet; a followed task whose lease another process took is given up.
-    pub async fn sweep_until_stopped(&self) {
+    /// Starts sweeping in the background until stopped: every third of the lease, claims the
+    /// journal's unfinished and unsaved tasks nobody else holds (renewing this watcher's own)
+    /// and follows those not followed yet; a followed task whose lease another process took is
+    /// given up.
+    pub fn start_sweeping(&self) {
+        let watcher = self.clone();
         let interval = self.inner.lease / 3;
-        loop {
-            self.sweep().await;
-            tokio::select! {
-                () = self.inner.stop.cancelled() => return,
-                () = tokio::time::sleep(interval) => {}
+        let handle = tokio::spawn(async move {
+            loop {
+                watcher.sweep().await;
+                tokio::select! {
+                    () = watcher.inner.stop.cancelled() => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
             }
-        }
+        });
+        *lock(&self.inner.sweeping) = Some(handle);
     }
 
     /// One sweep; returns how many tasks it started following.
@@ -136,10 +155,18 @@ impl Watcher {
             }
         };
         let mut started = 0;
+        let now = Instant::now();
         for task_id in &claimed {
-            if lock(&inner.gave_up).contains(task_id) {
-                let _ = inner.journal.release(task_id, &inner.holder).await;
-            } else if self.follow_in_background(task_id.clone(), Duration::ZERO) {
+            // A resting task stays held (renewed just now) and left alone until its time.
+            let rests = {
+                let mut resting = lock(&inner.resting);
+                let until = resting.get(task_id).copied();
+                if until.is_some_and(|until| until <= now) {
+                    resting.remove(task_id);
+                }
+                until.is_some_and(|until| until > now)
+            };
+            if !rests && self.follow_in_background(task_id.clone(), Duration::ZERO) {
                 started += 1;
             }
         }
@@ -194,8 +221,15 @@ impl Watcher {
                 .claim(&task_id, &inner.holder, inner.lease)
                 .await
             {
-                Ok(false) => return,
                 Ok(true) => {}
+                // Held by another process, unless the journal does not know the task (its id
+                // could not be recorded): then it is followed, and adopted at the first look.
+                Ok(false) => {
+                    if !matches!(inner.journal.get(&task_id).await, Ok(None)) {
+                        return;
+                    }
+                    tracing::warn!(task_id, "following a task the journal does not know");
+                }
                 Err(e) => tracing::warn!(task_id, "following without a lease: {e}"),
             }
             watcher.follow_in_background(task_id, inner.timing.first);
@@ -217,14 +251,20 @@ impl Watcher {
         tokio::spawn(async move {
             let inner = &watcher.inner;
             let ended = watcher.follow(&task_id, first, &stop).await;
-            lock(&inner.watching).remove(&task_id);
-            if ended == Ended::Lasting {
-                lock(&inner.gave_up).insert(task_id.clone());
-            }
-            // Stopped by a shutdown: `stop_and_release` hands the lease back.
-            if !inner.stop.is_cancelled() {
+            let rest = match ended {
+                Ended::Lasting => Some(REST_AFTER_LASTING),
+                Ended::Unsaved => Some(REST_AFTER_UNSAVED),
+                Ended::Done | Ended::Stopped => None,
+            };
+            if let Some(rest) = rest {
+                // Keep the lease: the sweeps renew it and leave the task alone meanwhile.
+                lock(&inner.resting).insert(task_id.clone(), Instant::now() + rest);
+            } else if ended == Ended::Done && !inner.stop.is_cancelled() {
+                // Released while still marked as followed, so that no sweep starts following
+                // it again in between and then loses the lease to this release.
                 let _ = inner.journal.release(&task_id, &inner.holder).await;
             }
+            lock(&inner.watching).remove(&task_id);
         });
         true
     }
@@ -266,7 +306,13 @@ impl Watcher {
                 let saving = inner.saver.save_until_done(result, inner.timing.min);
                 tokio::select! {
                     () = stop.cancelled() => Ended::Stopped,
-                    _ = saving => Ended::Done,
+                    saved = saving => {
+                        if !saved.is_empty() && saved.iter().all(Option::is_some) {
+                            Ended::Done
+                        } else {
+                            Ended::Unsaved
+                        }
+                    }
                 }
             }
             Ok(_) => Ended::Done,
@@ -286,8 +332,10 @@ impl Watcher {
 /// How following a task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ended {
-    /// The task ended (and its videos were saved, or saving gave up for now).
+    /// The task ended (and its videos were saved, or saving is off).
     Done,
+    /// The task succeeded, but saving its videos gave up for now.
+    Unsaved,
     /// Stopped: a shutdown, or another process took the task.
     Stopped,
     /// Asking again cannot change the answer (an unknown task, a refused key).

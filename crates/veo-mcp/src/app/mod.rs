@@ -31,6 +31,8 @@ use crate::watcher::Watcher;
 const RACING_SUBMIT_WAIT: Duration = Duration::from_secs(30);
 /// The least time a result call gives a save, even when its wait is used up.
 const MIN_SAVE_BUDGET: Duration = Duration::from_secs(3);
+/// A finished task is answered from the journal only while its links stay valid this long.
+const FRESH_LINK_MARGIN: Duration = Duration::from_secs(300);
 /// A result call waiting on a task polls at least this often (7.5 polls a minute); near the
 /// end the task's eta sets the pace.
 const WAIT_MAX_INTERVAL: Duration = Duration::from_secs(8);
@@ -96,8 +98,7 @@ impl App {
             )
         });
         if let Some(watcher) = &watcher {
-            let watcher = watcher.clone();
-            tokio::spawn(async move { watcher.sweep_until_stopped().await });
+            watcher.start_sweeping();
         }
         Ok(App {
             inner: Arc::new(Inner {
@@ -356,6 +357,9 @@ impl App {
             .min(cap);
         let capped = options.wait_seconds.is_some_and(|w| w > cap);
         let started = Instant::now();
+        if let Some(report) = self.finished_in_journal(task_id, cap, capped).await {
+            return Ok(report);
+        }
         let polled = if wait_seconds == 0 {
             // "Just look": one query, bounded by the client's query timeout.
             self.inner.client.task_result_once(task_id).await
@@ -444,6 +448,33 @@ impl App {
             );
         }
         report.with_saved(saved, note)
+    }
+
+    /// The report of a task the journal knows has finished for good, when the platform has
+    /// nothing to add: a failed task, or a succeeded one whose videos are all on disk with links
+    /// that stay valid for at least [`FRESH_LINK_MARGIN`] more. Such a call makes no request
+    /// and writes nothing. A succeeded task with a video not saved (saving off, or not done
+    /// yet), or with a link about to expire, is asked again: the caller may need a fresh link.
+    async fn finished_in_journal(
+        &self,
+        task_id: &str,
+        cap: u64,
+        capped: bool,
+    ) -> Option<TaskReport> {
+        let entry = self.inner.journal.get(task_id).await.ok()??;
+        let fresh_until = SystemTime::now() + FRESH_LINK_MARGIN;
+        let answerable = match entry.status? {
+            TaskStatus::Failed => true,
+            TaskStatus::Succeeded => {
+                entry.all_saved()
+                    && entry.videos.iter().all(|v| {
+                        v.path.as_ref().is_some_and(|p| p.is_file())
+                            && v.expires_at.is_some_and(|at| at > fresh_until)
+                    })
+            }
+            _ => false,
+        };
+        answerable.then(|| TaskReport::finished(&entry, task_id, cap, capped))
     }
 
     /// When the platform cannot be asked, answers from the journal if it knows the task has

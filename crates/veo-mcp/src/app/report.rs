@@ -255,17 +255,7 @@ impl TaskReport {
             .iter()
             .map(|v| VideoReport::new(&v.url, v.file_type.clone(), v.expires_at, None))
             .collect();
-        let capped_note = if capped {
-            format!(" (wait_seconds is capped at {cap} per call)")
-        } else {
-            String::new()
-        };
-        let next_step = match result.status {
-            TaskStatus::Succeeded if videos.is_empty() => format!("The task succeeded but the platform returned no video URL; try {RESULT_TOOL} again in a moment."),
-            TaskStatus::Succeeded => "Done. Download or share the video URLs before they expire (see expires_at).".to_string(),
-            TaskStatus::Failed => "The task failed and was not completed; fix what the failure reason says before submitting a new request.".to_string(),
-            _ => format!("Not finished yet{capped_note}. Call {RESULT_TOOL} again with the same task_id and wait_seconds {}; do not resubmit.", suggested_wait(cap)),
-        };
+        let next_step = next_step_after(result.status, !videos.is_empty(), cap, capped);
         TaskReport {
             task_id: result.task_id.clone(),
             status: result.status,
@@ -284,8 +274,50 @@ impl TaskReport {
         }
     }
 
-    /// The report of a finished task as the journal remembers it, used when the platform could
-    /// not be asked (`why`).
+    /// The report of a task that finished for good, from its journal entry alone (see
+    /// [`crate::app::App::result`]): the same fields as from the platform, the saved files
+    /// included.
+    pub fn finished(entry: &TaskEntry, task_id: &str, cap: u64, capped: bool) -> TaskReport {
+        let status = entry.status.unwrap_or(TaskStatus::Unknown);
+        let files = entry
+            .videos
+            .iter()
+            .map(|v| {
+                v.path.clone().map(|path| SavedFile {
+                    path,
+                    bytes: v.bytes,
+                })
+            })
+            .collect();
+        let report = TaskReport {
+            task_id: task_id.to_string(),
+            status,
+            // The platform's own name for the final states (the journal keeps them normalized).
+            platform_status: match status {
+                TaskStatus::Succeeded => "TASK_STATUS_SUCCEED".to_string(),
+                TaskStatus::Failed => "TASK_STATUS_FAILED".to_string(),
+                other => other.as_str().to_string(),
+            },
+            done: true,
+            progress_percent: entry.progress_percent,
+            eta_seconds: None,
+            failure_reason: entry
+                .failure_reason
+                .clone()
+                .filter(|_| status == TaskStatus::Failed),
+            videos: entry_videos(entry),
+            waited_seconds: 0.0,
+            next_step: next_step_after(status, !entry.videos.is_empty(), cap, capped),
+            files: Vec::new(),
+        };
+        if status == TaskStatus::Succeeded {
+            report.with_saved(files, None)
+        } else {
+            report
+        }
+    }
+
+    /// The report from the journal when the platform could not be asked (`why`).
     pub fn from_journal(entry: &TaskEntry, task_id: &str, why: &str) -> TaskReport {
         let status = entry.status.unwrap_or(TaskStatus::Unknown);
         TaskReport {
@@ -490,6 +522,22 @@ impl TaskList {
         }
         text.push('.');
         text
+    }
+}
+
+/// What to do after a look at a task in `status` (with `videos` or not); `cap` is the longest
+/// wait one call may ask for and `capped` says whether this call asked for more.
+fn next_step_after(status: TaskStatus, videos: bool, cap: u64, capped: bool) -> String {
+    let capped_note = if capped {
+        format!(" (wait_seconds is capped at {cap} per call)")
+    } else {
+        String::new()
+    };
+    match status {
+        TaskStatus::Succeeded if !videos => format!("The task succeeded but the platform returned no video URL; try {RESULT_TOOL} again in a moment."),
+        TaskStatus::Succeeded => "Done. Download or share the video URLs before they expire (see expires_at).".to_string(),
+        TaskStatus::Failed => "The task failed and was not completed; fix what the failure reason says before submitting a new request.".to_string(),
+        _ => format!("Not finished yet{capped_note}. Call {RESULT_TOOL} again with the same task_id and wait_seconds {}; do not resubmit.", suggested_wait(cap)),
     }
 }
 

@@ -313,7 +313,8 @@ pub struct CommonArgs {
     /// file (default: <data dir>/veo/journal.sqlite3, e.g. ~/.local/share/veo), `:memory:` (kept
     /// in memory only, so nothing survives a restart), or a postgres:// URL, which several
     /// servers (replicas, machines) share.
-    #[arg(long, env = "VEO_JOURNAL", global = true, value_name = "FILE|URL", value_parser = JournalLocation::parse)]
+    #[arg(long, env = "VEO_JOURNAL", global = true, value_name = "FILE|URL",
+          hide_env_values = true, value_parser = JournalParser)]
     pub journal: Option<JournalLocation>,
 
     /// Seconds a server's claim to follow a task lasts unrenewed. Servers sharing a journal
@@ -406,6 +407,34 @@ pub struct ServeArgs {
     /// are always accepted; requests without an Origin header are accepted).
     #[arg(long, env = "VEO_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+}
+
+/// Parses `--journal` / `VEO_JOURNAL` without repeating the value in its error: a PostgreSQL
+/// URL carries a password, which clap's own error ("invalid value '…'") would print.
+#[derive(Clone, Copy, Debug)]
+struct JournalParser;
+
+impl clap::builder::TypedValueParser for JournalParser {
+    type Value = JournalLocation;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<JournalLocation, clap::Error> {
+        let refused = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--journal (VEO_JOURNAL): {message}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refused("the value is not valid UTF-8".into()))?;
+        JournalLocation::parse(text).map_err(refused)
+    }
 }
 
 impl CommonArgs {

@@ -42,6 +42,11 @@ impl JournalLocation {
         if postgres::PostgresUrl::is_postgres(value) {
             return postgres::PostgresUrl::parse(value).map(JournalLocation::Postgres);
         }
+        if postgres::PostgresUrl::is_key_value(value) {
+            return Err(
+                "the journal looks like PostgreSQL connection settings (key=value); give a postgres:// URL instead, e.g. postgres://user:password@host:5432/database".into(),
+            );
+        }
         Ok(match value {
             ":memory:" => JournalLocation::Memory,
             path => JournalLocation::File(PathBuf::from(path)),
@@ -436,6 +441,10 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     /// Ends `holder`'s lease on `task_id`, if it still has it, so another holder may claim the
     /// task at once.
     async fn release(&self, task_id: &str, holder: &str) -> Result<(), JournalError>;
+
+    /// Ends every lease `holder` has (a process shutting down), so that other holders may
+    /// claim those tasks at once. Returns how many.
+    async fn release_all(&self, holder: &str) -> Result<usize, JournalError>;
 
     /// Whether the journal can be used now (a readiness check): one round trip that reads its
     /// tables.

@@ -571,6 +571,21 @@ impl JournalStore for PostgresJournal {
         .await
     }
 
+    async fn release_all(&self, holder: &str) -> Result<usize, JournalError> {
+        self.bounded(async {
+            let c = self.pool.get().await?;
+            let released = c
+                .execute(
+                    "UPDATE veo_submits SET lease_holder = NULL, lease_until = NULL
+                     WHERE lease_holder = $1",
+                    &[&holder],
+                )
+                .await?;
+            Ok(released as usize)
+        })
+        .await
+    }
+
     async fn check(&self) -> Result<(), JournalError> {
         self.bounded(async {
             let c = self.pool.get().await?;

@@ -465,8 +465,9 @@ impl JournalStore for SqliteJournal {
     ) -> Result<Vec<String>, JournalError> {
         let holder = holder.to_string();
         self.run(move |c| {
-            let now = millis(SystemTime::now());
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The clock is read once the lock is held: waiting for it must not shorten leases.
+            let now = millis(SystemTime::now());
             tx.prepare_cached(&format!(
                 "UPDATE submits AS s SET lease_until = ?3 WHERE {PENDING} AND s.lease_holder = ?2"
             ))?
@@ -505,13 +506,16 @@ impl JournalStore for SqliteJournal {
     ) -> Result<bool, JournalError> {
         let (task_id, holder) = (task_id.to_string(), holder.to_string());
         self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The clock is read once the lock is held: waiting for it must not shorten the lease.
             let now = millis(SystemTime::now());
-            let changed = c
+            let changed = tx
                 .prepare_cached(
                     "UPDATE submits SET lease_holder = ?2, lease_until = ?4 WHERE task_id = ?1
                      AND (lease_until IS NULL OR lease_until <= ?3 OR lease_holder = ?2)",
                 )?
                 .execute(params![task_id, holder, now, now + duration_ms(lease)])?;
+            tx.commit()?;
             Ok(changed == 1)
         })
         .await
@@ -526,6 +530,17 @@ impl JournalStore for SqliteJournal {
             )?
             .execute(params![task_id, holder])
             .map(drop)
+        })
+        .await
+    }
+
+    async fn release_all(&self, holder: &str) -> Result<usize, JournalError> {
+        let holder = holder.to_string();
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE submits SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = ?1",
+            )?
+            .execute(params![holder])
         })
         .await
     }

@@ -15,6 +15,19 @@ impl PostgresUrl {
         lower.starts_with("postgres://") || lower.starts_with("postgresql://")
     }
 
+    /// Whether `value` looks like a key/value connection string (`host=… password=…`), which
+    /// veo does not take: it must not be mistaken for a file name (and shown).
+    pub fn is_key_value(value: &str) -> bool {
+        value.split_whitespace().any(|part| {
+            part.split_once('=').is_some_and(|(key, _)| {
+                matches!(
+                    key.to_ascii_lowercase().as_str(),
+                    "host" | "hostaddr" | "port" | "user" | "password" | "dbname" | "sslmode"
+                )
+            })
+        })
+    }
+
     /// A checked URL; the error says what is wrong without repeating the password.
     pub fn parse(value: &str) -> Result<PostgresUrl, String> {
         let url = PostgresUrl(value.to_string());
@@ -38,7 +51,18 @@ impl PostgresUrl {
         if config.get_application_name().is_none() {
             config.application_name("veo");
         }
+        // The server ends what the client stopped waiting for: a statement or a lock wait that
+        // outlives the operation's bound, and a transaction its client abandoned.
+        let bounds = format!(
+            "-c statement_timeout={ms} -c lock_timeout={ms} -c idle_in_transaction_session_timeout={ms}",
+            ms = OPERATION_TIMEOUT.as_millis()
+        );
+        let options = match config.get_options() {
+            Some(given) if !given.trim().is_empty() => format!("{bounds} {given}"),
+            _ => bounds,
+        };
         config
+            .options(&options)
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(30))
             .tcp_user_timeout(OPERATION_TIMEOUT);

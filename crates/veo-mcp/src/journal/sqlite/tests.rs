@@ -167,3 +167,45 @@ fn processes_opening_an_old_journal_at_once_migrate_it_once() {
         SqliteJournal::open(&location).expect("and again later");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_claiming_one_file_at_once_never_share_a_task() {
+    // Two connections to one file, as two processes have: their claims really interleave.
+    let dir = tempfile::tempdir().unwrap();
+    let location = JournalLocation::File(dir.path().join("journal.sqlite3"));
+    let journals = [
+        std::sync::Arc::new(SqliteJournal::open(&location).unwrap()),
+        std::sync::Arc::new(SqliteJournal::open(&location).unwrap()),
+    ];
+    for n in 0..40 {
+        let id = proceed(&*journals[0], &format!("race-{n}")).await;
+        journals[0]
+            .record_submitted(id, &format!("r-{n}"))
+            .await
+            .unwrap();
+    }
+    let claims = (0..4).map(|h| {
+        let j = journals[h % 2].clone();
+        tokio::spawn(async move {
+            let mut mine = std::collections::BTreeSet::new();
+            for _ in 0..10 {
+                let lease = Duration::from_secs(600);
+                mine.extend(
+                    j.claim_pending(&format!("h{h}"), lease, true, 3)
+                        .await
+                        .unwrap(),
+                );
+            }
+            mine
+        })
+    });
+    let mut all = Vec::new();
+    for claim in claims {
+        all.extend(claim.await.unwrap());
+    }
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(total, all.len(), "a task was claimed by two holders");
+    assert_eq!(total, 40);
+}
