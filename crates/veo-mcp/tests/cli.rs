@@ -484,3 +484,48 @@ async fn spend_limits_and_confirmation_guard_the_command_line_and_tasks_shows_th
     assert_eq!(spend["video_seconds_last_24h"], 8);
     assert_eq!(spend["limit_seconds_per_24h"], 20);
 }
+
+#[test]
+fn a_database_password_never_shows_in_errors_or_help() {
+    const PASSWORD: &str = "pw-cli-test-93b1";
+    let run = |args: &[&str], journal: &str| {
+        let output = std::process::Command::new(BIN)
+            .args(args)
+            .env("VEO_JOURNAL", journal)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("veo-mcp runs");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+    for (args, journal) in [
+        // A malformed URL (clap would repeat the value), key/value settings, a server that
+        // is not there, and the help that shows environment values.
+        (
+            &["tasks"][..],
+            format!("postgres://veo:{PASSWORD}@db:notaport/veo"),
+        ),
+        (
+            &["tasks"][..],
+            format!("host=db user=veo password={PASSWORD}"),
+        ),
+        (
+            &["tasks"][..],
+            format!("postgres://veo:{PASSWORD}@127.0.0.1:9/veo"),
+        ),
+        (
+            &["--help"][..],
+            format!("postgres://veo:{PASSWORD}@db:5432/veo"),
+        ),
+    ] {
+        let shown = run(args, &journal);
+        assert!(!shown.contains(PASSWORD), "{args:?} {journal}:\n{shown}");
+        assert!(
+            shown.contains("journal") || shown.contains("JOURNAL"),
+            "{shown}"
+        );
+    }
+}
