@@ -55,6 +55,8 @@ struct Inner {
     watching: Mutex<HashMap<String, CancellationToken>>,
     /// Tasks held but left alone until the time given (see the module's notes).
     resting: Mutex<HashMap<String, Instant>>,
+    /// Tasks another process held when this one last tried to claim them, and when.
+    held_elsewhere: Mutex<HashMap<String, Instant>>,
     /// The sweeping task, once started.
     sweeping: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Tasks a result call is waiting on right now (with how many calls): the watcher leaves
@@ -84,6 +86,7 @@ impl Watcher {
                 lease,
                 watching: Mutex::new(HashMap::new()),
                 resting: Mutex::new(HashMap::new()),
+                held_elsewhere: Mutex::new(HashMap::new()),
                 sweeping: Mutex::new(None),
                 foreground: Mutex::new(HashMap::new()),
                 stop: CancellationToken::new(),
@@ -213,6 +216,18 @@ impl Watcher {
     /// answer, it is followed anyway: following twice costs a few queries, not following may
     /// lose a paid video.
     pub fn watch(&self, task_id: String) {
+        // Called at every look at a running task: followed here already, or known to be held
+        // by another process a moment ago, it costs nothing (no journal write).
+        if lock(&self.inner.watching).contains_key(&task_id) {
+            return;
+        }
+        let recheck = self.inner.lease / 3;
+        if lock(&self.inner.held_elsewhere)
+            .get(&task_id)
+            .is_some_and(|seen| seen.elapsed() < recheck)
+        {
+            return;
+        }
         let watcher = self.clone();
         tokio::spawn(async move {
             let inner = &watcher.inner;
@@ -226,6 +241,9 @@ impl Watcher {
                 // could not be recorded): then it is followed, and adopted at the first look.
                 Ok(false) => {
                     if !matches!(inner.journal.get(&task_id).await, Ok(None)) {
+                        let mut elsewhere = lock(&inner.held_elsewhere);
+                        elsewhere.retain(|_, seen| seen.elapsed() < inner.lease);
+                        elsewhere.insert(task_id, Instant::now());
                         return;
                     }
                     tracing::warn!(task_id, "following a task the journal does not know");

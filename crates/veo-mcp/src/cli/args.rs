@@ -12,6 +12,7 @@ use veo_core::{
     TransitionRequest,
 };
 
+use super::journal_arg::JournalParser;
 use crate::config::{
     Config, DEFAULT_LEASE, DEFAULT_MAX_WAIT_SECONDS, default_journal, default_output_dir,
 };
@@ -407,34 +408,6 @@ pub struct ServeArgs {
     /// are always accepted; requests without an Origin header are accepted).
     #[arg(long, env = "VEO_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
-}
-
-/// Parses `--journal` / `VEO_JOURNAL` without repeating the value in its error: a PostgreSQL
-/// URL carries a password, which clap's own error ("invalid value '…'") would print.
-#[derive(Clone, Copy, Debug)]
-struct JournalParser;
-
-impl clap::builder::TypedValueParser for JournalParser {
-    type Value = JournalLocation;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<JournalLocation, clap::Error> {
-        let refused = |message: String| {
-            clap::Error::raw(
-                clap::error::ErrorKind::ValueValidation,
-                format!("--journal (VEO_JOURNAL): {message}\n"),
-            )
-            .with_cmd(cmd)
-        };
-        let text = value
-            .to_str()
-            .ok_or_else(|| refused("the value is not valid UTF-8".into()))?;
-        JournalLocation::parse(text).map_err(refused)
-    }
 }
 
 impl CommonArgs {

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod exit;
+mod journal_arg;
 pub mod progress;
 
 use std::time::Duration;

@@ -10,12 +10,10 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use deadpool_postgres::{
-    GenericClient as _, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime,
-};
-use tokio_postgres::NoTls;
+use deadpool_postgres::{GenericClient as _, Pool};
 use veo_core::{TaskResult, TaskStatus};
 
+mod connect;
 mod failure;
 mod rows;
 mod schema;
@@ -62,70 +60,6 @@ impl std::fmt::Debug for PostgresJournal {
     }
 }
 
-impl PostgresJournal {
-    /// Connects to the database at `url` and brings its schema up to date. Fails with a clear
-    /// error when the database cannot be reached or was written by a newer veo.
-    pub async fn open(url: &PostgresUrl) -> Result<PostgresJournal, JournalError> {
-        let location = url.to_string();
-        let fail = |message: String| JournalError {
-            location: location.clone(),
-            message,
-        };
-        let config = url.config().map_err(&fail)?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(CONNECT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .recycle_timeout(Some(CONNECT_TIMEOUT))
-            .build()
-            .map_err(|e| fail(format!("cannot set up the connection pool: {e}")))?;
-        let journal = PostgresJournal {
-            pool,
-            location: location.clone(),
-        };
-        let mut client = journal.pool.get().await.map_err(|e| {
-            fail(format!(
-                "cannot connect to PostgreSQL: {}",
-                Failure::Pool(e).text()
-            ))
-        })?;
-        let client: &mut tokio_postgres::Client = &mut client;
-        tokio::time::timeout(OPERATION_TIMEOUT, schema::migrate(client))
-            .await
-            .map_err(|_| fail("the schema check took longer than 30 s".into()))?
-            .map_err(fail)?;
-        Ok(journal)
-    }
-
-    /// Runs `work` within [`OPERATION_TIMEOUT`], naming the journal in its error.
-    async fn bounded<T>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, Failure>>,
-    ) -> Result<T, JournalError> {
-        let outcome = tokio::time::timeout(OPERATION_TIMEOUT, work).await;
-        let message = match outcome {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(e)) => e.text(),
-            Err(_) => format!(
-                "no answer from PostgreSQL within {} s",
-                OPERATION_TIMEOUT.as_secs()
-            ),
-        };
-        Err(JournalError {
-            location: self.location.clone(),
-            message,
-        })
-    }
-}
-
 #[async_trait::async_trait]
 impl JournalStore for PostgresJournal {
     async fn recover_interrupted(
@@ -137,8 +71,7 @@ impl JournalStore for PostgresJournal {
         self.bounded(async {
             let c = self.pool.get().await?;
             let sending = c
-                .query(
-                    "SELECT id, owner, created_at FROM veo_submits WHERE submit_state = 'sending'",
+                .query(&c.prepare_cached("SELECT id, owner, created_at FROM veo_submits WHERE submit_state = 'sending'").await?,
                     &[],
                 )
                 .await?;
@@ -151,9 +84,8 @@ impl JournalStore for PostgresJournal {
                 }
                 // Only if it is still being sent: its process may have finished meanwhile.
                 marked += c
-                    .execute(
-                        "UPDATE veo_submits SET submit_state = 'outcome_unknown', updated_at = $2,
-                         submit_error = $3 WHERE id = $1 AND submit_state = 'sending'",
+                    .execute(&c.prepare_cached("UPDATE veo_submits SET submit_state = 'outcome_unknown', updated_at = $2,
+                         submit_error = $3 WHERE id = $1 AND submit_state = 'sending'").await?,
                         &[&id, &millis(SystemTime::now()), &INTERRUPTED],
                     )
                     .await? as usize;
@@ -178,14 +110,13 @@ impl JournalStore for PostgresJournal {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
             // Identical submits reaching any replica at the same moment take turns here.
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            tx.execute(&tx.prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").await?,
                 &[&new.fingerprint],
             )
             .await?;
             if !allow_duplicate
                 && let Some(row) = tx
-                    .query_opt(FIND_DUPLICATE, &[&new.fingerprint, &since])
+                    .query_opt(&tx.prepare_cached(FIND_DUPLICATE).await?, &[&new.fingerprint, &since])
                     .await?
             {
                 let entry = load_entry(&tx, row.get(0)).await?;
@@ -193,7 +124,7 @@ impl JournalStore for PostgresJournal {
                 return Ok(Begin::Duplicate(Box::new(entry)));
             }
             if let Some(budget) = budget {
-                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SPEND_LOCK])
+                tx.execute(&tx.prepare_cached("SELECT pg_advisory_xact_lock($1)").await?, &[&SPEND_LOCK])
                     .await?;
                 let period_start = now.checked_sub(budget.period).unwrap_or(UNIX_EPOCH);
                 let spent = spending(&tx, period_start).await?;
@@ -202,10 +133,9 @@ impl JournalStore for PostgresJournal {
                 }
             }
             let row = tx
-                .query_one(
-                    "INSERT INTO veo_submits (fingerprint, model, prompt, parameters, video_seconds,
+                .query_one(&tx.prepare_cached("INSERT INTO veo_submits (fingerprint, model, prompt, parameters, video_seconds,
                          created_at, updated_at, submit_state, owner)
-                     VALUES ($1, $2, $3, $4, $5, $6, $6, 'sending', $7) RETURNING id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $6, 'sending', $7) RETURNING id").await?,
                     &[
                         &new.fingerprint,
                         &new.parameters.model.as_str(),
@@ -231,7 +161,13 @@ impl JournalStore for PostgresJournal {
         let since = millis(SystemTime::now()) - duration_ms(window);
         self.bounded(async {
             let c = self.pool.get().await?;
-            match c.query_opt(FIND_DUPLICATE, &[&fingerprint, &since]).await? {
+            match c
+                .query_opt(
+                    &c.prepare_cached(FIND_DUPLICATE).await?,
+                    &[&fingerprint, &since],
+                )
+                .await?
+            {
                 Some(row) => Ok(Some(load_entry(&c, row.get(0)).await?)),
                 None => Ok(None),
             }
@@ -251,15 +187,13 @@ impl JournalStore for PostgresJournal {
         self.bounded(async {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
-            tx.execute(
-                "UPDATE veo_submits SET task_id = task_id || '~superseded-' || id
-                 WHERE task_id = $2 AND id <> $1",
+            tx.execute(&tx.prepare_cached("UPDATE veo_submits SET task_id = task_id || '~superseded-' || id
+                 WHERE task_id = $2 AND id <> $1").await?,
                 &[&id.0, &task_id],
             )
             .await?;
-            tx.execute(
-                "UPDATE veo_submits SET submit_state = 'submitted', task_id = $2, updated_at = $3
-                 WHERE id = $1",
+            tx.execute(&tx.prepare_cached("UPDATE veo_submits SET submit_state = 'submitted', task_id = $2, updated_at = $3
+                 WHERE id = $1").await?,
                 &[&id.0, &task_id, &millis(SystemTime::now())],
             )
             .await?;
@@ -279,8 +213,11 @@ impl JournalStore for PostgresJournal {
         self.bounded(async {
             let c = self.pool.get().await?;
             c.execute(
-                "UPDATE veo_submits SET submit_state = $2, submit_error = $3, updated_at = $4
+                &c.prepare_cached(
+                    "UPDATE veo_submits SET submit_state = $2, submit_error = $3, updated_at = $4
                  WHERE id = $1",
+                )
+                .await?,
                 &[&id.0, &state.as_str(), &detail, &millis(SystemTime::now())],
             )
             .await?;
@@ -297,8 +234,7 @@ impl JournalStore for PostgresJournal {
             let mut c = self.pool.get().await?;
             // The common case, a poll that saw nothing new, is one read and no write.
             let known = c
-                .query_opt(
-                    "SELECT status, progress FROM veo_submits WHERE task_id = $1",
+                .query_opt(&c.prepare_cached("SELECT status, progress FROM veo_submits WHERE task_id = $1").await?,
                     &[&task_id],
                 )
                 .await?;
@@ -315,17 +251,15 @@ impl JournalStore for PostgresJournal {
             // A task this journal did not submit (another tool, an older journal) is adopted,
             // so its status and saved files are kept too; two replicas adopting it at once
             // make one entry.
-            tx.execute(
-                "INSERT INTO veo_submits (fingerprint, model, prompt, parameters, created_at,
+            tx.execute(&tx.prepare_cached("INSERT INTO veo_submits (fingerprint, model, prompt, parameters, created_at,
                      updated_at, submit_state, task_id)
                  VALUES ('', '', '', 'null', $1, $1, 'submitted', $2)
-                 ON CONFLICT (task_id) DO NOTHING",
+                 ON CONFLICT (task_id) DO NOTHING").await?,
                 &[&now, &task_id],
             )
             .await?;
             let row = tx
-                .query_one(
-                    "SELECT id, status, progress FROM veo_submits WHERE task_id = $1 FOR UPDATE",
+                .query_one(&tx.prepare_cached("SELECT id, status, progress FROM veo_submits WHERE task_id = $1 FOR UPDATE").await?,
                     &[&task_id],
                 )
                 .await?;
@@ -337,24 +271,21 @@ impl JournalStore for PostgresJournal {
                 .filter(|_| result.status == TaskStatus::Failed);
             if old_status.as_deref() != Some(status) || old_progress != progress || reason.is_some()
             {
-                tx.execute(
-                    "INSERT INTO veo_status_events (submit_id, at, status, platform_status, progress)
-                     VALUES ($1, $2, $3, $4, $5)",
+                tx.execute(&tx.prepare_cached("INSERT INTO veo_status_events (submit_id, at, status, platform_status, progress)
+                     VALUES ($1, $2, $3, $4, $5)").await?,
                     &[&id, &now, &status, &result.raw_status, &progress],
                 )
                 .await?;
-                tx.execute(
-                    "UPDATE veo_submits SET status = $2, progress = COALESCE($3, progress),
-                     failure_reason = COALESCE($4, failure_reason), updated_at = $5 WHERE id = $1",
+                tx.execute(&tx.prepare_cached("UPDATE veo_submits SET status = $2, progress = COALESCE($3, progress),
+                     failure_reason = COALESCE($4, failure_reason), updated_at = $5 WHERE id = $1").await?,
                     &[&id, &status, &progress, &reason, &now],
                 )
                 .await?;
             }
             for (idx, video) in result.videos.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO veo_videos (submit_id, idx, url, expires_at) VALUES ($1, $2, $3, $4)
+                tx.execute(&tx.prepare_cached("INSERT INTO veo_videos (submit_id, idx, url, expires_at) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (submit_id, idx) DO UPDATE
-                         SET url = excluded.url, expires_at = excluded.expires_at",
+                         SET url = excluded.url, expires_at = excluded.expires_at").await?,
                     &[&id, &(idx as i64), &video.url, &video.expires_at.map(millis)],
                 )
                 .await?;
@@ -378,11 +309,10 @@ impl JournalStore for PostgresJournal {
             let c = self.pool.get().await?;
             let now = millis(SystemTime::now());
             let changed = c
-                .execute(
-                    "INSERT INTO veo_videos (submit_id, idx, url, path, bytes, saved_at)
+                .execute(&c.prepare_cached("INSERT INTO veo_videos (submit_id, idx, url, path, bytes, saved_at)
                      SELECT id, $2, $3, $4, $5, $6 FROM veo_submits WHERE task_id = $1
                      ON CONFLICT (submit_id, idx) DO UPDATE SET
-                         path = excluded.path, bytes = excluded.bytes, saved_at = excluded.saved_at",
+                         path = excluded.path, bytes = excluded.bytes, saved_at = excluded.saved_at").await?,
                     &[
                         &task_id,
                         &i64::from(index),
@@ -396,8 +326,7 @@ impl JournalStore for PostgresJournal {
             if changed == 0 {
                 return Err(Failure::Other(format!("the journal does not know task {task_id}")));
             }
-            c.execute(
-                "UPDATE veo_submits SET save_error = NULL, updated_at = $2 WHERE task_id = $1",
+            c.execute(&c.prepare_cached("UPDATE veo_submits SET save_error = NULL, updated_at = $2 WHERE task_id = $1").await?,
                 &[&task_id, &now],
             )
             .await?;
@@ -409,10 +338,9 @@ impl JournalStore for PostgresJournal {
     async fn record_save_failed(&self, task_id: &str, error: &str) -> Result<(), JournalError> {
         self.bounded(async {
             let c = self.pool.get().await?;
-            c.execute(
-                "UPDATE veo_submits s SET save_error = $2, updated_at = $3 WHERE task_id = $1
+            c.execute(&c.prepare_cached("UPDATE veo_submits s SET save_error = $2, updated_at = $3 WHERE task_id = $1
                  AND (NOT EXISTS (SELECT 1 FROM veo_videos v WHERE v.submit_id = s.id)
-                      OR EXISTS (SELECT 1 FROM veo_videos v WHERE v.submit_id = s.id AND v.path IS NULL))",
+                      OR EXISTS (SELECT 1 FROM veo_videos v WHERE v.submit_id = s.id AND v.path IS NULL))").await?,
                 &[&task_id, &error, &millis(SystemTime::now())],
             )
             .await?;
@@ -425,7 +353,11 @@ impl JournalStore for PostgresJournal {
         self.bounded(async {
             let c = self.pool.get().await?;
             match c
-                .query_opt("SELECT id FROM veo_submits WHERE task_id = $1", &[&task_id])
+                .query_opt(
+                    &c.prepare_cached("SELECT id FROM veo_submits WHERE task_id = $1")
+                        .await?,
+                    &[&task_id],
+                )
                 .await?
             {
                 Some(row) => Ok(Some(load_entry(&c, row.get(0)).await?)),
@@ -439,7 +371,11 @@ impl JournalStore for PostgresJournal {
         self.bounded(async {
             let c = self.pool.get().await?;
             let known = c
-                .query_opt("SELECT 1 FROM veo_submits WHERE id = $1", &[&id.0])
+                .query_opt(
+                    &c.prepare_cached("SELECT 1 FROM veo_submits WHERE id = $1")
+                        .await?,
+                    &[&id.0],
+                )
                 .await?;
             match known {
                 Some(_) => Ok(Some(load_entry(&c, id.0).await?)),
@@ -459,9 +395,12 @@ impl JournalStore for PostgresJournal {
             let c = self.pool.get().await?;
             let rows = c
                 .query(
-                    "SELECT id FROM veo_submits
+                    &c.prepare_cached(
+                        "SELECT id FROM veo_submits
                      WHERE $1::text IS NULL OR status = $1 OR (status IS NULL AND submit_state = $1)
                      ORDER BY id DESC LIMIT $2",
+                    )
+                    .await?,
                     &[&filter, &i64::from(limit)],
                 )
                 .await?;
@@ -479,7 +418,10 @@ impl JournalStore for PostgresJournal {
             let c = self.pool.get().await?;
             let rows = c
                 .query(
-                    &format!("SELECT s.task_id FROM veo_submits s WHERE {PENDING} ORDER BY s.id"),
+                    &c.prepare_cached(&format!(
+                        "SELECT s.task_id FROM veo_submits s WHERE {PENDING} ORDER BY s.id"
+                    ))
+                    .await?,
                     &[&saving],
                 )
                 .await?;
@@ -499,32 +441,35 @@ impl JournalStore for PostgresJournal {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
             tx.execute(
-                &format!(
+                &tx.prepare_cached(&format!(
                     "UPDATE veo_submits s SET lease_until = {NOW_MS} + $3
                      WHERE {PENDING} AND s.lease_holder = $2"
-                ),
+                ))
+                .await?,
                 &[&saving, &holder, &duration_ms(lease)],
             )
             .await?;
             // Rows another replica is claiming right now are skipped, not waited for.
             tx.execute(
-                &format!(
+                &tx.prepare_cached(&format!(
                     "UPDATE veo_submits SET lease_holder = $2, lease_until = {NOW_MS} + $3
                      WHERE id IN (
                          SELECT s.id FROM veo_submits s WHERE {PENDING}
                            AND (s.lease_until IS NULL OR s.lease_until <= {NOW_MS})
                          ORDER BY s.id LIMIT $4
                          FOR UPDATE SKIP LOCKED)"
-                ),
+                ))
+                .await?,
                 &[&saving, &holder, &duration_ms(lease), &i64::from(limit)],
             )
             .await?;
             let held = tx
                 .query(
-                    &format!(
+                    &tx.prepare_cached(&format!(
                         "SELECT s.task_id FROM veo_submits s WHERE {PENDING} AND s.lease_holder = $2
                          ORDER BY s.id"
-                    ),
+                    ))
+                    .await?,
                     &[&saving, &holder],
                 )
                 .await?;
@@ -543,12 +488,11 @@ impl JournalStore for PostgresJournal {
         self.bounded(async {
             let c = self.pool.get().await?;
             let changed = c
-                .execute(
-                    &format!(
+                .execute(&c.prepare_cached(&format!(
                         "UPDATE veo_submits SET lease_holder = $2, lease_until = {NOW_MS} + $3
                          WHERE task_id = $1
                            AND (lease_until IS NULL OR lease_until <= {NOW_MS} OR lease_holder = $2)"
-                    ),
+                    )).await?,
                     &[&task_id, &holder, &duration_ms(lease)],
                 )
                 .await?;
@@ -561,8 +505,11 @@ impl JournalStore for PostgresJournal {
         self.bounded(async {
             let c = self.pool.get().await?;
             c.execute(
-                "UPDATE veo_submits SET lease_holder = NULL, lease_until = NULL
+                &c.prepare_cached(
+                    "UPDATE veo_submits SET lease_holder = NULL, lease_until = NULL
                  WHERE task_id = $1 AND lease_holder = $2",
+                )
+                .await?,
                 &[&task_id, &holder],
             )
             .await?;
@@ -576,8 +523,11 @@ impl JournalStore for PostgresJournal {
             let c = self.pool.get().await?;
             let released = c
                 .execute(
-                    "UPDATE veo_submits SET lease_holder = NULL, lease_until = NULL
+                    &c.prepare_cached(
+                        "UPDATE veo_submits SET lease_holder = NULL, lease_until = NULL
                      WHERE lease_holder = $1",
+                    )
+                    .await?,
                     &[&holder],
                 )
                 .await?;
@@ -589,7 +539,11 @@ impl JournalStore for PostgresJournal {
     async fn check(&self) -> Result<(), JournalError> {
         self.bounded(async {
             let c = self.pool.get().await?;
-            c.query_one("SELECT version FROM veo_schema", &[]).await?;
+            c.query_one(
+                &c.prepare_cached("SELECT version FROM veo_schema").await?,
+                &[],
+            )
+            .await?;
             Ok(())
         })
         .await

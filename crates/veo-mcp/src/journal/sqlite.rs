@@ -12,15 +12,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use veo_core::{ClosedSet as _, TaskResult, TaskStatus};
 
+mod rows;
 mod schema;
 
-use super::stored::{
-    INTERRUPTED, duration_ms, from_millis, millis, parameters_text, read_parameters,
-    status_from_name, submit_failure_state,
-};
+use rows::{load_entry, spending};
+
+use super::stored::{INTERRUPTED, duration_ms, millis, parameters_text, submit_failure_state};
 use super::{
     Begin, Budget, JournalError, JournalLocation, JournalStore, NewSubmit, SubmitFailure, SubmitId,
-    SubmitState, TaskEntry, TaskFilter, VideoEntry,
+    TaskEntry, TaskFilter,
 };
 use schema::{migrate, setup_retrying};
 
@@ -38,10 +38,6 @@ const PENDING: &str = "s.submit_state = 'submitted' AND s.task_id IS NOT NULL AN
      OR (?1 AND s.status = 'succeeded' AND (
          NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id)
          OR EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id AND v.path IS NULL))))";
-
-/// Every submit since a time that may have been paid.
-const SPENDING: &str = "SELECT created_at, video_seconds FROM submits
-     WHERE created_at > ?1 AND submit_state != 'rejected'";
 
 /// A unit of work for the journal's thread.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -552,66 +548,6 @@ impl JournalStore for SqliteJournal {
         })
         .await
     }
-}
-
-fn spending(c: &Connection, since: SystemTime) -> rusqlite::Result<Vec<(SystemTime, u64)>> {
-    c.prepare_cached(SPENDING)?
-        .query_map(params![millis(since)], |r| {
-            let seconds: i64 = r.get(1)?;
-            Ok((from_millis(r.get(0)?), u64::try_from(seconds).unwrap_or(0)))
-        })?
-        .collect()
-}
-
-fn load_entry(c: &Connection, id: i64) -> rusqlite::Result<TaskEntry> {
-    let mut entry = c
-        .prepare_cached(
-            "SELECT id, task_id, submit_state, status, progress,
-                COALESCE(failure_reason, CASE WHEN status = 'failed' THEN detail END),
-                COALESCE(submit_error,
-                    CASE WHEN submit_state IN ('rejected', 'outcome_unknown') THEN detail END),
-                prompt, parameters, created_at, updated_at, save_error, owner
-             FROM submits WHERE id = ?1",
-        )?
-        .query_row(params![id], |r| {
-            let status: Option<String> = r.get(3)?;
-            let progress: Option<i64> = r.get(4)?;
-            let parameters: String = r.get(8)?;
-            Ok(TaskEntry {
-                local_id: SubmitId(r.get(0)?),
-                task_id: r.get(1)?,
-                submit_state: SubmitState::from_name(&r.get::<_, String>(2)?),
-                status: status.as_deref().map(status_from_name),
-                progress_percent: progress.and_then(|p| u8::try_from(p).ok()),
-                failure_reason: r.get(5)?,
-                submit_error: r.get(6)?,
-                prompt: r.get(7)?,
-                parameters: read_parameters(id, &parameters),
-                created_at: from_millis(r.get(9)?),
-                updated_at: from_millis(r.get(10)?),
-                videos: Vec::new(),
-                save_error: r.get(11)?,
-                owner: r.get(12)?,
-            })
-        })?;
-    let mut stmt = c.prepare_cached(
-        "SELECT idx, url, expires_at, path, bytes FROM videos WHERE submit_id = ?1 ORDER BY idx",
-    )?;
-    entry.videos = stmt
-        .query_map(params![id], |r| {
-            let expires: Option<i64> = r.get(2)?;
-            let path: Option<String> = r.get(3)?;
-            let bytes: Option<i64> = r.get(4)?;
-            Ok(VideoEntry {
-                index: u32::try_from(r.get::<_, i64>(0)?).unwrap_or(u32::MAX),
-                url: r.get(1)?,
-                expires_at: expires.map(from_millis),
-                path: path.map(std::path::PathBuf::from),
-                bytes: bytes.and_then(|b| u64::try_from(b).ok()),
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(entry)
 }
 
 #[cfg(test)]

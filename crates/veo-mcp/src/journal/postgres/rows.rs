@@ -32,7 +32,9 @@ pub(super) async fn spending(
     c: &impl GenericClient,
     since: SystemTime,
 ) -> Result<Vec<(SystemTime, u64)>, tokio_postgres::Error> {
-    let rows = c.query(SPENDING, &[&millis(since)]).await?;
+    let rows = c
+        .query(&c.prepare_cached(SPENDING).await?, &[&millis(since)])
+        .await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -49,16 +51,22 @@ pub(super) async fn load_entry(
 ) -> Result<TaskEntry, tokio_postgres::Error> {
     let row = c
         .query_one(
-            "SELECT id, task_id, submit_state, status, progress, failure_reason, submit_error,
+            &c.prepare_cached(
+                "SELECT id, task_id, submit_state, status, progress, failure_reason, submit_error,
                 prompt, parameters, created_at, updated_at, save_error, owner
              FROM veo_submits WHERE id = $1",
+            )
+            .await?,
             &[&id],
         )
         .await?;
     let videos = c
         .query(
-            "SELECT idx, url, expires_at, path, bytes FROM veo_videos WHERE submit_id = $1
+            &c.prepare_cached(
+                "SELECT idx, url, expires_at, path, bytes FROM veo_videos WHERE submit_id = $1
              ORDER BY idx",
+            )
+            .await?,
             &[&id],
         )
         .await?;

@@ -1,6 +1,7 @@
 //! The SQLite backend's own tests: files, migrations, concurrent openers, owners' encoding.
 use super::schema::MIGRATIONS;
 use super::*;
+use crate::journal::SubmitState;
 use crate::journal::contract_tests::{proceed, result, submit};
 use crate::journal::stored::status_from_name;
 
