@@ -65,6 +65,11 @@ impl std::fmt::Display for JournalLocation {
     }
 }
 
+/// How far back the background following looks: a task submitted longer ago is not followed
+/// any more (its links expired days ago), so that following costs the same however long the
+/// journal's history grows. `get_task_result` still asks for any task.
+pub const FOLLOW_HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// The shared handle every part of veo-mcp uses.
 pub type Journal = Arc<dyn JournalStore>;
 
@@ -411,7 +416,8 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<TaskEntry>, JournalError>;
 
     /// Task ids that still need attention: submitted tasks not yet finished, and (when
-    /// `saving`) succeeded tasks whose videos are not all saved.
+    /// `saving`) succeeded tasks whose videos are not all saved; of those submitted within
+    /// [`FOLLOW_HORIZON`].
     async fn pending(&self, saving: bool) -> Result<Vec<String>, JournalError>;
 
     /// Renews, for `lease` from now, the leases `holder` has on tasks [`pending`] lists, and

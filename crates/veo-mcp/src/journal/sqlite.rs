@@ -32,8 +32,10 @@ const FIND_DUPLICATE: &str = "SELECT id FROM submits
      ORDER BY id DESC LIMIT 1";
 
 /// The condition of [`JournalStore::pending`] on `submits s`, with `?1` = whether videos are
-/// saved.
-const PENDING: &str = "s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
+/// saved; the first line is [`super::FOLLOW_HORIZON`] (seven days, in milliseconds), so that a
+/// sweep reads recent history only (through the index on `created_at`).
+const PENDING: &str = "s.created_at > CAST(unixepoch('now') AS INTEGER) * 1000 - 604800000
+     AND s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
      s.status IS NULL OR s.status NOT IN ('succeeded', 'failed')
      OR (?1 AND s.status = 'succeeded' AND (
          NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id)

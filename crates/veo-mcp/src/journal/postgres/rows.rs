@@ -15,8 +15,12 @@ pub(super) const FIND_DUPLICATE: &str = "SELECT id FROM veo_submits
      ORDER BY id DESC LIMIT 1";
 
 /// The condition of [`JournalStore::pending`] on `veo_submits s`, with `$1` = whether videos
-/// are saved.
-pub(super) const PENDING: &str = "s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
+/// are saved; the first line is [`crate::journal::FOLLOW_HORIZON`] (seven days, in
+/// milliseconds), so that a sweep reads recent history only (through the index on
+/// `created_at`).
+pub(super) const PENDING: &str =
+    "s.created_at > (extract(epoch from clock_timestamp()) * 1000)::bigint - 604800000
+     AND s.submit_state = 'submitted' AND s.task_id IS NOT NULL AND (
      s.status IS NULL OR s.status NOT IN ('succeeded', 'failed')
      OR ($1::boolean AND s.status = 'succeeded' AND (
          NOT EXISTS (SELECT 1 FROM veo_videos v WHERE v.submit_id = s.id)

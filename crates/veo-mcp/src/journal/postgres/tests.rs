@@ -114,3 +114,34 @@ fn the_password_never_shows() {
         JournalLocation::Memory
     );
 }
+
+#[tokio::test]
+async fn tasks_older_than_the_horizon_are_not_followed() {
+    let Some((one, _, _)) = two_replicas().await else {
+        return;
+    };
+    for fingerprint in ["old", "new"] {
+        let id = match one
+            .begin_submit(submit(fingerprint), WINDOW, false, None)
+            .await
+            .unwrap()
+        {
+            Begin::Proceed(id) => id,
+            other => panic!("{other:?}"),
+        };
+        one.record_submitted(id, fingerprint).await.unwrap();
+    }
+    let c = one.pool.get().await.unwrap();
+    c.execute(
+        "UPDATE veo_submits SET created_at = created_at - 8 * 86400000 WHERE task_id = 'old'",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(one.pending(true).await.unwrap(), vec!["new".to_string()]);
+    let claimed = one
+        .claim_pending("h", Duration::from_secs(60), true, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed, vec!["new".to_string()]);
+}

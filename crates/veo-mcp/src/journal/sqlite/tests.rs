@@ -210,3 +210,28 @@ async fn processes_claiming_one_file_at_once_never_share_a_task() {
     assert_eq!(total, all.len(), "a task was claimed by two holders");
     assert_eq!(total, 40);
 }
+
+#[tokio::test]
+async fn tasks_older_than_the_horizon_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = JournalLocation::File(dir.path().join("journal.sqlite3"));
+    let j = SqliteJournal::open(&location).unwrap();
+    for fingerprint in ["old", "new"] {
+        let id = proceed(&j, fingerprint).await;
+        j.record_submitted(id, fingerprint).await.unwrap();
+    }
+    let eight_days_ago = millis(SystemTime::now() - Duration::from_secs(8 * 24 * 3600));
+    Connection::open(dir.path().join("journal.sqlite3"))
+        .unwrap()
+        .execute(
+            "UPDATE submits SET created_at = ?1 WHERE task_id = 'old'",
+            params![eight_days_ago],
+        )
+        .unwrap();
+    assert_eq!(j.pending(true).await.unwrap(), vec!["new".to_string()]);
+    let claimed = j
+        .claim_pending("h", Duration::from_secs(60), true, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed, vec!["new".to_string()]);
+}
