@@ -50,6 +50,8 @@ const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 pub struct PostgresJournal {
     pool: Pool,
     location: String,
+    /// What this process last recorded of each task (see `RecentResults`).
+    recent: super::stored::RecentResults,
 }
 
 impl std::fmt::Debug for PostgresJournal {
@@ -227,73 +229,12 @@ impl JournalStore for PostgresJournal {
     }
 
     async fn record_result(&self, result: &TaskResult) -> Result<(), JournalError> {
-        let status = result.status.as_str();
-        let progress = result.progress_percent.map(i64::from);
-        let task_id = result.task_id.as_str();
-        self.bounded(async {
-            let mut c = self.pool.get().await?;
-            // The common case, a poll that saw nothing new, is one read and no write.
-            let known = c
-                .query_opt(&c.prepare_cached("SELECT status, progress FROM veo_submits WHERE task_id = $1").await?,
-                    &[&task_id],
-                )
-                .await?;
-            if let Some(row) = &known
-                && row.get::<_, Option<&str>>(0) == Some(status)
-                && row.get::<_, Option<i64>>(1) == progress
-                && result.videos.is_empty()
-                && result.status != TaskStatus::Failed
-            {
-                return Ok(());
-            }
-            let now = millis(SystemTime::now());
-            let tx = c.transaction().await?;
-            // A task this journal did not submit (another tool, an older journal) is adopted,
-            // so its status and saved files are kept too; two replicas adopting it at once
-            // make one entry.
-            tx.execute(&tx.prepare_cached("INSERT INTO veo_submits (fingerprint, model, prompt, parameters, created_at,
-                     updated_at, submit_state, task_id)
-                 VALUES ('', '', '', 'null', $1, $1, 'submitted', $2)
-                 ON CONFLICT (task_id) DO NOTHING").await?,
-                &[&now, &task_id],
-            )
-            .await?;
-            let row = tx
-                .query_one(&tx.prepare_cached("SELECT id, status, progress FROM veo_submits WHERE task_id = $1 FOR UPDATE").await?,
-                    &[&task_id],
-                )
-                .await?;
-            let (id, old_status, old_progress): (i64, Option<String>, Option<i64>) =
-                (row.get(0), row.get(1), row.get(2));
-            let reason = result
-                .reason
-                .as_deref()
-                .filter(|_| result.status == TaskStatus::Failed);
-            if old_status.as_deref() != Some(status) || old_progress != progress || reason.is_some()
-            {
-                tx.execute(&tx.prepare_cached("INSERT INTO veo_status_events (submit_id, at, status, platform_status, progress)
-                     VALUES ($1, $2, $3, $4, $5)").await?,
-                    &[&id, &now, &status, &result.raw_status, &progress],
-                )
-                .await?;
-                tx.execute(&tx.prepare_cached("UPDATE veo_submits SET status = $2, progress = COALESCE($3, progress),
-                     failure_reason = COALESCE($4, failure_reason), updated_at = $5 WHERE id = $1").await?,
-                    &[&id, &status, &progress, &reason, &now],
-                )
-                .await?;
-            }
-            for (idx, video) in result.videos.iter().enumerate() {
-                tx.execute(&tx.prepare_cached("INSERT INTO veo_videos (submit_id, idx, url, expires_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (submit_id, idx) DO UPDATE
-                         SET url = excluded.url, expires_at = excluded.expires_at").await?,
-                    &[&id, &(idx as i64), &video.url, &video.expires_at.map(millis)],
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-        .await
+        if self.recent.unchanged(result) {
+            return Ok(());
+        }
+        self.record_result_now(result).await?;
+        self.recent.remember(result);
+        Ok(())
     }
 
     async fn record_saved(
@@ -544,6 +485,79 @@ impl JournalStore for PostgresJournal {
                 &[],
             )
             .await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl PostgresJournal {
+    /// Records `result` in the database (see [`JournalStore::record_result`]).
+    async fn record_result_now(&self, result: &TaskResult) -> Result<(), JournalError> {
+        let status = result.status.as_str();
+        let progress = result.progress_percent.map(i64::from);
+        let task_id = result.task_id.as_str();
+        self.bounded(async {
+            let mut c = self.pool.get().await?;
+            // The common case, a poll that saw nothing new, is one read and no write.
+            let known = c
+                .query_opt(&c.prepare_cached("SELECT status, progress FROM veo_submits WHERE task_id = $1").await?,
+                    &[&task_id],
+                )
+                .await?;
+            if let Some(row) = &known
+                && row.get::<_, Option<&str>>(0) == Some(status)
+                && row.get::<_, Option<i64>>(1) == progress
+                && result.videos.is_empty()
+                && result.status != TaskStatus::Failed
+            {
+                return Ok(());
+            }
+            let now = millis(SystemTime::now());
+            let tx = c.transaction().await?;
+            // A task this journal did not submit (another tool, an older journal) is adopted,
+            // so its status and saved files are kept too; two replicas adopting it at once
+            // make one entry.
+            tx.execute(&tx.prepare_cached("INSERT INTO veo_submits (fingerprint, model, prompt, parameters, created_at,
+                     updated_at, submit_state, task_id)
+                 VALUES ('', '', '', 'null', $1, $1, 'submitted', $2)
+                 ON CONFLICT (task_id) DO NOTHING").await?,
+                &[&now, &task_id],
+            )
+            .await?;
+            let row = tx
+                .query_one(&tx.prepare_cached("SELECT id, status, progress FROM veo_submits WHERE task_id = $1 FOR UPDATE").await?,
+                    &[&task_id],
+                )
+                .await?;
+            let (id, old_status, old_progress): (i64, Option<String>, Option<i64>) =
+                (row.get(0), row.get(1), row.get(2));
+            let reason = result
+                .reason
+                .as_deref()
+                .filter(|_| result.status == TaskStatus::Failed);
+            if old_status.as_deref() != Some(status) || old_progress != progress || reason.is_some()
+            {
+                tx.execute(&tx.prepare_cached("INSERT INTO veo_status_events (submit_id, at, status, platform_status, progress)
+                     VALUES ($1, $2, $3, $4, $5)").await?,
+                    &[&id, &now, &status, &result.raw_status, &progress],
+                )
+                .await?;
+                tx.execute(&tx.prepare_cached("UPDATE veo_submits SET status = $2, progress = COALESCE($3, progress),
+                     failure_reason = COALESCE($4, failure_reason), updated_at = $5 WHERE id = $1").await?,
+                    &[&id, &status, &progress, &reason, &now],
+                )
+                .await?;
+            }
+            for (idx, video) in result.videos.iter().enumerate() {
+                tx.execute(&tx.prepare_cached("INSERT INTO veo_videos (submit_id, idx, url, expires_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (submit_id, idx) DO UPDATE
+                         SET url = excluded.url, expires_at = excluded.expires_at").await?,
+                    &[&id, &(idx as i64), &video.url, &video.expires_at.map(millis)],
+                )
+                .await?;
+            }
+            tx.commit().await?;
             Ok(())
         })
         .await

@@ -48,6 +48,8 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct SqliteJournal {
     jobs: std::sync::mpsc::Sender<Job>,
     location: Arc<str>,
+    /// What this process last recorded of each task (see `RecentResults`).
+    recent: super::stored::RecentResults,
 }
 
 impl std::fmt::Debug for SqliteJournal {
@@ -95,6 +97,7 @@ impl SqliteJournal {
             })
             .map_err(|e| fail(format!("cannot start the journal thread: {e}")))?;
         Ok(SqliteJournal {
+            recent: Default::default(),
             jobs,
             location: name.into(),
         })
@@ -283,73 +286,12 @@ impl JournalStore for SqliteJournal {
     }
 
     async fn record_result(&self, result: &TaskResult) -> Result<(), JournalError> {
-        let result = result.clone();
-        self.run(move |c| {
-            let status = result.status.as_str();
-            let progress = result.progress_percent.map(i64::from);
-            // The common case, a poll that saw nothing new, is one cached read and no write.
-            let known: Option<(Option<String>, Option<i64>)> = c
-                .prepare_cached("SELECT status, progress FROM submits WHERE task_id = ?1")?
-                .query_row(params![result.task_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((old_status, old_progress)) = known
-                && old_status.as_deref() == Some(status)
-                && old_progress == progress
-                && result.videos.is_empty()
-                && result.status != TaskStatus::Failed
-            {
-                return Ok(());
-            }
-            // IMMEDIATE: a read that turns into a write inside a deferred transaction fails at
-            // once (without waiting out the busy timeout) when another process wrote meanwhile.
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row: Option<(i64, Option<String>, Option<i64>)> = tx
-                .prepare_cached("SELECT id, status, progress FROM submits WHERE task_id = ?1")?
-                .query_row(params![result.task_id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .optional()?;
-            let now = millis(SystemTime::now());
-            let (id, old_status, old_progress) = match row {
-                Some(row) => row,
-                None => {
-                    // A task this journal did not submit (another tool, an older journal):
-                    // adopt it, so its status and saved files are kept too.
-                    tx.prepare_cached(
-                        "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id)
-                         VALUES ('', '', '', 'null', ?1, ?1, 'submitted', ?2)",
-                    )?
-                    .execute(params![now, result.task_id])?;
-                    (tx.last_insert_rowid(), None, None)
-                }
-            };
-            let reason = result
-                .reason
-                .clone()
-                .filter(|_| result.status == TaskStatus::Failed);
-            if old_status.as_deref() != Some(status) || old_progress != progress || reason.is_some()
-            {
-                tx.prepare_cached(
-                    "INSERT INTO status_events (submit_id, at, status, platform_status, progress) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![id, now, status, result.raw_status, progress])?;
-                tx.prepare_cached(
-                    "UPDATE submits SET status = ?2, progress = COALESCE(?3, progress),
-                     failure_reason = COALESCE(?4, failure_reason), detail = COALESCE(?4, detail),
-                     updated_at = ?5 WHERE id = ?1",
-                )?
-                .execute(params![id, status, progress, reason, now])?;
-            }
-            for (idx, video) in result.videos.iter().enumerate() {
-                tx.prepare_cached(
-                    "INSERT INTO videos (submit_id, idx, url, expires_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (submit_id, idx) DO UPDATE SET url = excluded.url, expires_at = excluded.expires_at",
-                )?
-                .execute(params![id, idx as i64, video.url, video.expires_at.map(millis)])?;
-            }
-            tx.commit()
-        })
-        .await
+        if self.recent.unchanged(result) {
+            return Ok(());
+        }
+        self.record_result_now(result).await?;
+        self.recent.remember(result);
+        Ok(())
     }
 
     async fn record_saved(
@@ -547,6 +489,79 @@ impl JournalStore for SqliteJournal {
         self.run(|c| {
             c.prepare_cached("SELECT count(*) FROM submits")?
                 .query_row([], |_| Ok(()))
+        })
+        .await
+    }
+}
+
+impl SqliteJournal {
+    /// Records `result` in the database (see [`JournalStore::record_result`]).
+    async fn record_result_now(&self, result: &TaskResult) -> Result<(), JournalError> {
+        let result = result.clone();
+        self.run(move |c| {
+            let status = result.status.as_str();
+            let progress = result.progress_percent.map(i64::from);
+            // The common case, a poll that saw nothing new, is one cached read and no write.
+            let known: Option<(Option<String>, Option<i64>)> = c
+                .prepare_cached("SELECT status, progress FROM submits WHERE task_id = ?1")?
+                .query_row(params![result.task_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((old_status, old_progress)) = known
+                && old_status.as_deref() == Some(status)
+                && old_progress == progress
+                && result.videos.is_empty()
+                && result.status != TaskStatus::Failed
+            {
+                return Ok(());
+            }
+            // IMMEDIATE: a read that turns into a write inside a deferred transaction fails at
+            // once (without waiting out the busy timeout) when another process wrote meanwhile.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row: Option<(i64, Option<String>, Option<i64>)> = tx
+                .prepare_cached("SELECT id, status, progress FROM submits WHERE task_id = ?1")?
+                .query_row(params![result.task_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            let now = millis(SystemTime::now());
+            let (id, old_status, old_progress) = match row {
+                Some(row) => row,
+                None => {
+                    // A task this journal did not submit (another tool, an older journal):
+                    // adopt it, so its status and saved files are kept too.
+                    tx.prepare_cached(
+                        "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id)
+                         VALUES ('', '', '', 'null', ?1, ?1, 'submitted', ?2)",
+                    )?
+                    .execute(params![now, result.task_id])?;
+                    (tx.last_insert_rowid(), None, None)
+                }
+            };
+            let reason = result
+                .reason
+                .clone()
+                .filter(|_| result.status == TaskStatus::Failed);
+            if old_status.as_deref() != Some(status) || old_progress != progress || reason.is_some()
+            {
+                tx.prepare_cached(
+                    "INSERT INTO status_events (submit_id, at, status, platform_status, progress) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![id, now, status, result.raw_status, progress])?;
+                tx.prepare_cached(
+                    "UPDATE submits SET status = ?2, progress = COALESCE(?3, progress),
+                     failure_reason = COALESCE(?4, failure_reason), detail = COALESCE(?4, detail),
+                     updated_at = ?5 WHERE id = ?1",
+                )?
+                .execute(params![id, status, progress, reason, now])?;
+            }
+            for (idx, video) in result.videos.iter().enumerate() {
+                tx.prepare_cached(
+                    "INSERT INTO videos (submit_id, idx, url, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (submit_id, idx) DO UPDATE SET url = excluded.url, expires_at = excluded.expires_at",
+                )?
+                .execute(params![id, idx as i64, video.url, video.expires_at.map(millis)])?;
+            }
+            tx.commit()
         })
         .await
     }

@@ -69,3 +69,73 @@ pub(super) fn read_parameters(id: i64, text: &str) -> Option<EffectiveParameters
         }
     }
 }
+
+/// What this process last recorded of each task's state, so that a lookup that sees nothing new
+/// (the common case: an agent asking about a running task) costs no journal round trip at all.
+/// Another process sharing the journal may have recorded more since; skipping leaves its
+/// record, which is at least as new.
+#[derive(Debug, Default)]
+pub(super) struct RecentResults {
+    seen: std::sync::Mutex<std::collections::HashMap<String, (TaskStatus, Option<u8>)>>,
+}
+
+/// Tasks remembered at most; past it the memory starts afresh.
+const RECENT_RESULTS: usize = 4096;
+
+impl RecentResults {
+    /// Whether recording `result` would change nothing this process has recorded: the same
+    /// status and progress, no video links and no failure (those are always recorded).
+    pub(super) fn unchanged(&self, result: &veo_core::TaskResult) -> bool {
+        result.videos.is_empty()
+            && result.status != TaskStatus::Failed
+            && self
+                .lock()
+                .get(&result.task_id)
+                .is_some_and(|seen| *seen == (result.status, result.progress_percent))
+    }
+
+    /// Remembers `result` as recorded.
+    pub(super) fn remember(&self, result: &veo_core::TaskResult) {
+        let mut seen = self.lock();
+        if seen.len() >= RECENT_RESULTS {
+            seen.clear();
+        }
+        seen.insert(
+            result.task_id.clone(),
+            (result.status, result.progress_percent),
+        );
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (TaskStatus, Option<u8>)>>
+    {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::contract_tests::result;
+
+    #[test]
+    fn only_a_lookup_that_saw_nothing_new_is_skipped() {
+        let recent = RecentResults::default();
+        let processing = result("t", "TASK_STATUS_PROCESSING", 0);
+        assert!(!recent.unchanged(&processing), "never recorded here");
+        recent.remember(&processing);
+        assert!(recent.unchanged(&processing));
+        assert!(!recent.unchanged(&result("other", "TASK_STATUS_PROCESSING", 0)));
+        assert!(
+            !recent.unchanged(&result("t", "TASK_STATUS_SUCCEED", 0)),
+            "a new status"
+        );
+        let done = result("t", "TASK_STATUS_SUCCEED", 1);
+        recent.remember(&done);
+        assert!(!recent.unchanged(&done), "links are always recorded");
+        let failed = result("f", "TASK_STATUS_FAILED", 0);
+        recent.remember(&failed);
+        assert!(!recent.unchanged(&failed), "failures are always recorded");
+    }
+}

@@ -33,6 +33,7 @@ impl PostgresJournal {
             .build()
             .map_err(|e| fail(format!("cannot set up the connection pool: {e}")))?;
         let journal = PostgresJournal {
+            recent: Default::default(),
             pool,
             location: location.clone(),
         };
