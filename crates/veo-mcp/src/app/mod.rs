@@ -23,7 +23,7 @@ use crate::journal::{
     self, Begin, Journal, NewSubmit, Spend, SubmitFailure, SubmitState, TaskFilter,
 };
 use crate::process;
-use crate::saver::Saver;
+use crate::saver::{Saver, lock};
 use crate::spend::{self, Confirm, ConfirmRequest, Confirmation, LimitKind, LimitReached};
 use crate::watcher::Watcher;
 
@@ -31,6 +31,8 @@ use crate::watcher::Watcher;
 const RACING_SUBMIT_WAIT: Duration = Duration::from_secs(30);
 /// The least time a result call gives a save, even when its wait is used up.
 const MIN_SAVE_BUDGET: Duration = Duration::from_secs(3);
+/// Finished tasks answered from memory at most; past it the memory starts afresh.
+const REMEMBERED_FINISHED: usize = 4096;
 /// A finished task is answered from the journal only while its links stay valid this long.
 const FRESH_LINK_MARGIN: Duration = Duration::from_secs(300);
 /// A result call waiting on a task polls at least this often (7.5 polls a minute); near the
@@ -52,6 +54,9 @@ struct Inner {
     watcher: Option<Watcher>,
     /// Recent looks at working tasks ([`App::look`]).
     looks: tasks::RecentLooks,
+    /// Journal entries of tasks that finished for good and are answered from memory (see
+    /// `finished_in_journal`); a finished entry does not change.
+    finished: std::sync::Mutex<std::collections::HashMap<String, journal::TaskEntry>>,
 }
 
 /// How a result call waits and saves.
@@ -108,6 +113,7 @@ impl App {
                 saver,
                 watcher,
                 looks: tasks::RecentLooks::default(),
+                finished: Default::default(),
             }),
         })
     }
@@ -450,8 +456,8 @@ impl App {
         report.with_saved(saved, note)
     }
 
-    /// The report of a task the journal knows has finished for good, when the platform has
-    /// nothing to add: a failed task, or a succeeded one whose videos are all on disk with links
+    /// The report of a task the journal knows has finished for good (its entry is remembered
+    /// after the first such answer), when the platform has nothing to add: a failed task, or a succeeded one whose videos are all on disk with links
     /// that stay valid for at least [`FRESH_LINK_MARGIN`] more. Such a call makes no request
     /// and writes nothing. A succeeded task with a video not saved (saving off, or not done
     /// yet), or with a link about to expire, is asked again: the caller may need a fresh link.
@@ -461,7 +467,11 @@ impl App {
         cap: u64,
         capped: bool,
     ) -> Option<TaskReport> {
-        let entry = self.inner.journal.get(task_id).await.ok()??;
+        let remembered = lock(&self.inner.finished).get(task_id).cloned();
+        let entry = match remembered {
+            Some(entry) => entry,
+            None => self.inner.journal.get(task_id).await.ok()??,
+        };
         let fresh_until = SystemTime::now() + FRESH_LINK_MARGIN;
         let answerable = match entry.status? {
             TaskStatus::Failed => true,
@@ -474,7 +484,16 @@ impl App {
             }
             _ => false,
         };
-        answerable.then(|| TaskReport::finished(&entry, task_id, cap, capped))
+        let mut finished = lock(&self.inner.finished);
+        if !answerable {
+            finished.remove(task_id);
+            return None;
+        }
+        if finished.len() >= REMEMBERED_FINISHED && !finished.contains_key(task_id) {
+            finished.clear();
+        }
+        finished.insert(task_id.to_string(), entry.clone());
+        Some(TaskReport::finished(&entry, task_id, cap, capped))
     }
 
     /// When the platform cannot be asked, answers from the journal if it knows the task has
