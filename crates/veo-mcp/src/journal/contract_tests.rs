@@ -280,6 +280,19 @@ async fn pending_tasks_are_those_unfinished_or_unsaved() {
         let entry = j.get("t-9").await.unwrap().unwrap();
         assert_eq!(entry.save_error, None, "all saved: no error");
         assert_eq!(entry.videos[1].path, Some(path(2)));
+        assert_eq!(entry.status, Some(TaskStatus::Succeeded));
+        assert!(entry.all_saved());
+        assert!(entry.videos[0].expires_at.is_some());
+        assert_eq!(
+            j.list(Some(TaskFilter::Succeeded), 10).await.unwrap().len(),
+            1
+        );
+        assert!(
+            j.list(Some(TaskFilter::Failed), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(
             j.record_saved("unknown", 0, "u", std::path::Path::new("/x"), 1)
                 .await
