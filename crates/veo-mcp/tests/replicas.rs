@@ -142,22 +142,32 @@ fn http() -> reqwest::Client {
 
 /// A stateless 2026-07-28 `tools/call` of `tool` over HTTP; returns the JSON-RPC result.
 async fn call_stateless(addr: SocketAddr, tool: &str, arguments: Value) -> Value {
-    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": tool,
-        "arguments": arguments,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "replicas", "version": "1"},
-        },
-    }});
+    let params = json!({"name": tool, "arguments": arguments});
+    rpc(addr, "tools/call", params, json!({}), tool).await["result"].clone()
+}
+
+/// One stateless 2026-07-28 request (`name`: its `Mcp-Name` header) from a client with
+/// `capabilities`; returns the JSON-RPC reply.
+async fn rpc(
+    addr: SocketAddr,
+    method: &str,
+    mut params: Value,
+    capabilities: Value,
+    name: &str,
+) -> Value {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+        "io.modelcontextprotocol/clientInfo": {"name": "replicas", "version": "1"},
+    });
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     let body = http()
         .post(format!("http://{addr}/mcp"))
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
+        .header("mcp-method", method)
+        .header("mcp-name", name)
         .body(call.to_string())
         .send()
         .await
@@ -165,14 +175,13 @@ async fn call_stateless(addr: SocketAddr, tool: &str, arguments: Value) -> Value
         .text()
         .await
         .expect("reply body");
-    let reply: Value = serde_json::from_str(&body).unwrap_or_else(|_| {
+    serde_json::from_str(&body).unwrap_or_else(|_| {
         body.lines()
             .filter_map(|line| line.strip_prefix("data:"))
             .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
             .find(|v| v.get("id").is_some())
             .unwrap_or_else(|| panic!("no JSON-RPC reply in {body}"))
-    });
-    reply["result"].clone()
+    })
 }
 
 fn task_id_of(result: &Value) -> Option<String> {
@@ -288,6 +297,25 @@ async fn requests_spread_over_replicas_make_one_task_each_and_none_is_sent_twice
             let ids: Vec<Value> = tasks.iter().map(|t| t["task_id"].clone()).collect();
             listed_by.push(ids);
         }
+        // A client of the Tasks extension asks any replica about a task made through another.
+        let tasks = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+        let got = rpc(
+            replicas[2].addr,
+            "tasks/get",
+            json!({"taskId": task_id}),
+            tasks,
+            task_id,
+        )
+        .await;
+        assert_eq!(
+            got["result"]["taskId"],
+            task_id.as_str(),
+            "{backend}: {got}"
+        );
+        assert!(
+            ["working", "completed"].contains(&got["result"]["status"].as_str().unwrap_or("")),
+            "{backend}: {got}"
+        );
         assert_eq!(
             listed_by[0], listed_by[1],
             "{backend}: both replicas list the same journal"
