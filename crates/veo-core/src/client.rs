@@ -26,6 +26,9 @@ use crate::request::Model;
 use crate::result::TaskResult;
 use crate::validate::PreparedRequest;
 
+/// Keys shorter than this are scrubbed from replies only as whole tokens (see `Client::scrub`).
+const SHORT_KEY: usize = 16;
+
 /// Path of the task-result endpoint.
 pub const TASK_RESULT_PATH: &str = "/v3/async/task-result";
 
@@ -138,7 +141,8 @@ impl Client {
             .await
     }
 
-    /// `body` with every occurrence of the API key replaced by `<redacted>`: a reply may echo
+    /// `body` with every occurrence of the API key replaced by `<redacted>` (of a key shorter
+    /// than 16 bytes, every whole-token occurrence): a reply may echo
     /// what was sent, and nothing read from it (shortened or not) may show the key.
     pub(crate) fn scrub(&self, body: bytes::Bytes) -> bytes::Bytes {
         let Some(key) = self
@@ -153,14 +157,33 @@ impl Client {
         if key.is_empty() || !body.windows(key.len()).any(|w| w == key) {
             return body;
         }
+        // A short key can also occur inside a field name or a value ("k" in "task_id"), and
+        // cutting there would break the reply: it is taken out only as a whole token. A key of
+        // a real length is taken out wherever it occurs, also glued to other text, so that no
+        // excerpt of the reply can show a piece of it.
+        let short = key.len() < SHORT_KEY;
+        let token_byte = |b: &u8| short && (b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
         let mut clean = Vec::with_capacity(body.len());
-        let mut rest = &body[..];
-        while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
-            clean.extend_from_slice(&rest[..at]);
-            clean.extend_from_slice(b"<redacted>");
-            rest = &rest[at + key.len()..];
+        let mut copied = 0;
+        let mut from = 0;
+        while let Some(found) = body[from..].windows(key.len()).position(|w| w == key) {
+            let at = from + found;
+            let end = at + key.len();
+            let whole = !at.checked_sub(1).is_some_and(|i| token_byte(&body[i]))
+                && !body.get(end).is_some_and(token_byte);
+            if whole {
+                clean.extend_from_slice(&body[copied..at]);
+                clean.extend_from_slice(b"<redacted>");
+                copied = end;
+                from = end;
+            } else {
+                from = at + 1;
+            }
         }
-        clean.extend_from_slice(rest);
+        if copied == 0 {
+            return body;
+        }
+        clean.extend_from_slice(&body[copied..]);
         bytes::Bytes::from(clean)
     }
 
@@ -473,4 +496,31 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scrubbed(key: &str, body: &str) -> String {
+        let client = Client::new(ClientConfig::default().with_api_key(key));
+        String::from_utf8(client.scrub(bytes::Bytes::from(body.to_string())).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_short_key_is_scrubbed_as_a_token_and_a_real_one_everywhere() {
+        // A one-letter key must not cut "task_id" apart, but goes where it stands alone.
+        let reply = r#"{"task_id":"t-1","message":"bad key k"}"#;
+        assert_eq!(
+            scrubbed("k", reply),
+            r#"{"task_id":"t-1","message":"bad key <redacted>"}"#
+        );
+        assert_eq!(scrubbed("k", r#"{"task_id":"t"}"#), r#"{"task_id":"t"}"#);
+        // A key of a real length goes wherever it is, glued to other text too.
+        let key = "sk-0123456789abcdef";
+        assert_eq!(
+            scrubbed(key, &format!("xx{key}yy and {key}")),
+            "xx<redacted>yy and <redacted>"
+        );
+    }
 }
