@@ -3,7 +3,7 @@
 //! the in-process pipe and over stateless streamable HTTP.
 
 use std::net::SocketAddr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use rmcp::ServiceError;
@@ -11,10 +11,14 @@ use rmcp::model::{ErrorCode, PaginatedRequestParams, ReadResourceRequestParams, 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use veo_core::TaskResult;
+use veo_mcp::journal::{Begin, NewSubmit};
 use veo_mcp::mcp::resources::{MAX_READ_BYTES, PAGE_TASKS, URI_TEMPLATE, video_uri};
 use veo_mcp::transport::{HttpOptions, serve_http_on};
 use veo_mcp::{Config, VeoServer};
 use veo_tests::{McpClient, connect_in_process, post, rpc_reply};
+
+/// The newest task's prompt: longer than a title.
+const LONG_PROMPT: &str = "A slow dolly shot from the snowy mountain ridge at dawn down into the valley town, where the market opens as the sun rises";
 
 /// Saved tasks made by [`setup`]: more than one page.
 const SAVED: usize = PAGE_TASKS as usize + 3;
@@ -54,6 +58,24 @@ async fn setup(out: &std::path::Path) -> VeoServer {
     save("odd id/é", 1).await;
     for n in 0..SAVED {
         let task_id = format!("saved-{n}");
+        if n == SAVED - 1 {
+            // The newest was submitted here, with a prompt long enough to be shortened.
+            let new =
+                NewSubmit {
+                    fingerprint: "f".into(),
+                    prompt: LONG_PROMPT.into(),
+                    parameters: veo_core::EffectiveParameters::from(
+                        &veo_core::TransitionRequest::new("a", "b", LONG_PROMPT),
+                    ),
+                    owner: None,
+                };
+            let Ok(Begin::Proceed(id)) =
+                journal.begin_submit(new, Duration::ZERO, true, None).await
+            else {
+                panic!("the submit is recorded");
+            };
+            journal.record_submitted(id, &task_id).await.unwrap();
+        }
         journal
             .record_result(&succeeded(&task_id, 1))
             .await
@@ -128,7 +150,14 @@ async fn saved_videos_are_listed_newest_first_and_read_byte_for_byte() {
     let newest = format!("saved-{}", SAVED - 1);
     assert_eq!(first.size, Some(video_bytes(&newest, 0).len() as u64));
     assert_eq!(first.name, format!("{newest}-0.mp4"));
-    assert!(first.title.is_some());
+    let title = first.title.as_deref().expect("a title");
+    assert!(
+        title.ends_with('…') && title.chars().count() == 81,
+        "{title}"
+    );
+    assert!(LONG_PROMPT.starts_with(title.trim_end_matches('…')));
+    // Tasks adopted from the platform have no prompt in the journal, so no title.
+    assert_eq!(listed[1].title, None);
 
     for (uri, task_id, index) in [
         (expected[0].as_str(), format!("saved-{}", SAVED - 1), 0),

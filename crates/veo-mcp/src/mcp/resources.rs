@@ -129,12 +129,13 @@ fn listed(entry: &TaskEntry) -> Vec<Resource> {
                 |name| name.to_string_lossy().into_owned(),
             );
             let mut resource = Resource::new(video_uri(task_id, n), name)
-                .with_title(title.clone())
                 .with_description(format!(
                     "Video {n} of task {task_id}, saved at {}",
                     path.display()
                 ))
                 .with_mime_type(MIME_TYPE);
+            // A task adopted from elsewhere has no prompt here: no title then.
+            resource.title = (!title.is_empty()).then(|| title.clone());
             resource.size = video.bytes;
             Some(resource)
         })
