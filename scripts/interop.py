@@ -129,6 +129,16 @@ async def exercise(client: Client, frames: tuple[str, str], base_url: str, label
     assert links and links[0].uri.startswith("file://"), report.content
     listed = await client.call_tool("list_tasks", {"status": "succeeded", "limit": 1})
     assert listed.structured_content["tasks"][0]["task_id"] == task_id, listed.structured_content
+    # The saved video is a resource too: listed first (newest), read back byte for byte.
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", task_id), task_id
+    uri = f"veo://videos/{task_id}/1.mp4"
+    resources = (await client.list_resources()).resources
+    assert resources and str(resources[0].uri) == uri, resources[:1]
+    assert resources[0].mime_type == "video/mp4" and resources[0].size == len(data), resources[0]
+    contents = (await client.read_resource(uri)).contents
+    assert base64.b64decode(contents[0].blob) == data, "the resource is the saved video"
+    templates = (await client.list_resource_templates()).resource_templates
+    assert [t.uri_template for t in templates] == ["veo://videos/{task_id}/{n}.mp4"], templates
     log(f"{label}: succeeded after {len(progress)} progress notifications, {len(data)} byte MP4")
 
 

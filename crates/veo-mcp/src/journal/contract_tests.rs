@@ -402,3 +402,34 @@ async fn holders_claiming_at_once_never_share_a_task() {
         assert_eq!(total, 40, "every task was claimed");
     }
 }
+
+#[tokio::test]
+async fn saved_entries_are_listed_newest_first_a_page_at_a_time() {
+    for j in backends().await {
+        for n in 1..=4 {
+            let task = format!("s-{n}");
+            let id = proceed(&*j, &format!("f{n}")).await;
+            j.record_submitted(id, &task).await.unwrap();
+            j.record_result(&result(&task, "TASK_STATUS_SUCCEED", 1))
+                .await
+                .unwrap();
+            // The third is succeeded but not saved: not listed.
+            if n != 3 {
+                let path = std::path::PathBuf::from(format!("/out/{task}/{task}.mp4"));
+                j.record_saved(&task, 0, "http://x/0.mp4", &path, 7)
+                    .await
+                    .unwrap();
+            }
+        }
+        let ids = |entries: &[TaskEntry]| -> Vec<String> {
+            entries.iter().filter_map(|e| e.task_id.clone()).collect()
+        };
+        let first = j.list_saved(None, 2).await.unwrap();
+        assert_eq!(ids(&first), ["s-4", "s-2"]);
+        assert_eq!(first[0].videos[0].bytes, Some(7));
+        let rest = j.list_saved(Some(first[1].local_id), 2).await.unwrap();
+        assert_eq!(ids(&rest), ["s-1"]);
+        let none = j.list_saved(Some(rest[0].local_id), 2).await.unwrap();
+        assert!(none.is_empty());
+    }
+}

@@ -415,6 +415,14 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<TaskEntry>, JournalError>;
 
+    /// Entries with at least one saved video (a `path`), the most recent first, at most
+    /// `limit`; with `before`, only those older than that entry (pagination).
+    async fn list_saved(
+        &self,
+        before: Option<SubmitId>,
+        limit: u32,
+    ) -> Result<Vec<TaskEntry>, JournalError>;
+
     /// Task ids that still need attention: submitted tasks not yet finished, and (when
     /// `saving`) succeeded tasks whose videos are not all saved; of those submitted within
     /// [`FOLLOW_HORIZON`].

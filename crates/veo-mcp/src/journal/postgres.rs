@@ -354,6 +354,29 @@ impl JournalStore for PostgresJournal {
         .await
     }
 
+    async fn list_saved(
+        &self,
+        before: Option<SubmitId>,
+        limit: u32,
+    ) -> Result<Vec<TaskEntry>, JournalError> {
+        let before = before.map(|id| id.0);
+        self.bounded(async {
+            let c = self.pool.get().await?;
+            let sql = "SELECT s.id FROM veo_submits s WHERE ($1::bigint IS NULL OR s.id < $1)
+                 AND EXISTS (SELECT 1 FROM veo_videos v WHERE v.submit_id = s.id AND v.path IS NOT NULL)
+                 ORDER BY s.id DESC LIMIT $2";
+            let rows = c
+                .query(&c.prepare_cached(sql).await?, &[&before, &i64::from(limit)])
+                .await?;
+            let mut entries = Vec::with_capacity(rows.len());
+            for row in rows {
+                entries.push(load_entry(&c, row.get(0)).await?);
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
     async fn pending(&self, saving: bool) -> Result<Vec<String>, JournalError> {
         self.bounded(async {
             let c = self.pool.get().await?;

@@ -385,6 +385,26 @@ impl JournalStore for SqliteJournal {
         .await
     }
 
+    async fn list_saved(
+        &self,
+        before: Option<SubmitId>,
+        limit: u32,
+    ) -> Result<Vec<TaskEntry>, JournalError> {
+        let before = before.map(|id| id.0);
+        self.run(move |c| {
+            let ids: Vec<i64> = c
+                .prepare_cached(
+                    "SELECT s.id FROM submits s WHERE (?1 IS NULL OR s.id < ?1) AND EXISTS
+                     (SELECT 1 FROM videos v WHERE v.submit_id = s.id AND v.path IS NOT NULL)
+                     ORDER BY s.id DESC LIMIT ?2",
+                )?
+                .query_map(params![before, i64::from(limit)], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            ids.into_iter().map(|id| load_entry(c, id)).collect()
+        })
+        .await
+    }
+
     async fn pending(&self, saving: bool) -> Result<Vec<String>, JournalError> {
         self.run(move |c| {
             c.prepare_cached(&format!(

@@ -1,6 +1,7 @@
 //! The MCP server: three tools declared with rmcp's tool router, each a thin adapter that reads
 //! its arguments ([`args`]), calls the [`App`], and renders the report or the error
-//! ([`reply`]); progress notifications while a result call waits ([`progress`]).
+//! ([`reply`]); progress notifications while a result call waits ([`progress`]); the saved
+//! videos as resources ([`resources`]).
 //!
 //! Tools take their arguments as a raw JSON object rather than rmcp's `Parameters<T>`, so that
 //! every argument problem (wrong types included) is a readable tool error (`isError: true`)
@@ -12,6 +13,7 @@ pub mod args;
 pub mod confirm;
 pub mod progress;
 pub mod reply;
+pub mod resources;
 pub mod roots;
 pub mod tasks;
 
@@ -21,8 +23,9 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, GetTaskParams,
-    GetTaskResult, Implementation, InitializeResult, JsonObject, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, UpdateTaskParams,
+    GetTaskResult, Implementation, InitializeResult, JsonObject, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool, UpdateTaskParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -294,6 +297,7 @@ impl ServerHandler for VeoServer {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_tasks()
+                .enable_resources()
                 .build(),
         )
         .with_server_info(
@@ -318,6 +322,31 @@ impl ServerHandler for VeoServer {
             }
         }
         Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let cursor = request.and_then(|r| r.cursor);
+        resources::list(&self.app, cursor.as_deref()).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        Ok(resources::read(&self.app, &request.uri).await?.into())
     }
 
     async fn get_task(
