@@ -8,6 +8,7 @@ use std::time::Duration;
 use veo_core::{ClientConfig, ImagePolicy, Model};
 
 use crate::journal::JournalLocation;
+use crate::links::VideoLinks;
 use crate::spend::SpendLimits;
 
 /// Longest `wait_seconds` a single `get_task_result` call may use by default: below the ~60 s
@@ -72,6 +73,9 @@ pub struct Config {
     /// picks up the journal's unfinished tasks at start (the server does; a one-shot command
     /// does not, as it exits soon after).
     pub background: bool,
+    /// How signed links to saved videos are made (`serve --http` with a public URL); `None`:
+    /// results carry no such link.
+    pub video_links: Option<VideoLinks>,
 }
 
 impl Default for Config {
@@ -95,6 +99,7 @@ impl Default for Config {
             lease: DEFAULT_LEASE,
             spend: SpendLimits::default(),
             background: true,
+            video_links: None,
         }
     }
 }
@@ -161,6 +166,12 @@ impl Config {
     /// Sets the spend limits, confirmation threshold and prices.
     pub fn with_spend_limits(mut self, spend: SpendLimits) -> Config {
         self.spend = spend;
+        self
+    }
+
+    /// Sets how signed links to saved videos are made (`None`: no links).
+    pub fn with_video_links(mut self, links: Option<VideoLinks>) -> Config {
+        self.video_links = links;
         self
     }
 

@@ -16,7 +16,9 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod http_videos;
 pub mod journal;
+pub mod links;
 pub mod logging;
 pub mod mcp;
 pub mod process;

@@ -9,6 +9,7 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use veo_mcp::cli::args::{Cli, Command, CommonArgs, ServeArgs};
 use veo_mcp::cli::{self, Exit, Failure};
+use veo_mcp::links::VideoLinks;
 use veo_mcp::transport::{self, HttpOptions};
 use veo_mcp::{VeoServer, logging};
 
@@ -79,7 +80,17 @@ fn serve(common: CommonArgs, args: ServeArgs) -> ExitCode {
 }
 
 async fn run_server(common: CommonArgs, serve: ServeArgs) -> Result<(), String> {
-    let config = common.config().map_err(|e| e.to_string())?;
+    let mut config = common.config().map_err(|e| e.to_string())?;
+    if let (Some(_), Some(url)) = (serve.http, serve.public_url.as_deref()) {
+        let secret = serve.video_link_secret.as_deref();
+        if secret.is_none() {
+            tracing::info!(
+                "no VEO_VIDEO_LINK_SECRET: video links are signed with a random secret and stop working when this process stops"
+            );
+        }
+        let links = VideoLinks::new(url, secret, serve.video_link_days)?;
+        config = config.with_video_links(Some(links));
+    }
     if config.client.api_key.is_none() {
         tracing::warn!(
             "JIEKOU_API_KEY is not set: tools are listed, but generating will ask for a key"

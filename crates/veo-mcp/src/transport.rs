@@ -1,6 +1,7 @@
 //! Transports: stdio, and streamable HTTP at `/mcp` with Host/Origin checks, an optional bearer
 //! token and a body limit large enough for two 20 MB frames in Base64; health checks for a load
-//! balancer at `/livez` and `/readyz`.
+//! balancer at `/livez` and `/readyz`; saved videos by signed link at `/videos/…`
+//! ([`crate::http_videos`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -99,6 +100,7 @@ pub fn http_router(
         .with_max_request_body_bytes(MAX_HTTP_BODY_BYTES)
         .with_cancellation_token(shutdown.clone());
     let health = health_routes(server.app().clone(), shutdown);
+    let videos = crate::http_videos::video_routes(server.app().clone());
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -112,8 +114,10 @@ pub fn http_router(
         .layer(middleware::from_fn(parse_errors_as_json_rpc))
         .layer(middleware::from_fn(refuse_oversized))
         .layer(middleware::from_fn_with_state(token, require_bearer))
-        // After the layers: a load balancer checks health without the token.
+        // After the layers: a load balancer checks health without the token, and a video
+        // link's signature is its authorization.
         .merge(health)
+        .merge(videos)
 }
 
 /// Longest a readiness check waits for the journal.

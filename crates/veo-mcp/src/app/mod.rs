@@ -356,6 +356,19 @@ impl App {
         options: ResultOptions,
         on_update: impl FnMut(&TaskResult) + Send,
     ) -> Result<TaskReport, AppError> {
+        let mut report = self.result_unlinked(task_id, options, on_update).await?;
+        let links = self.inner.config.video_links.as_ref();
+        report::add_links(&mut report.videos, &report.task_id, links);
+        Ok(report)
+    }
+
+    /// [`App::result`] without links to the saved videos.
+    async fn result_unlinked(
+        &self,
+        task_id: &str,
+        options: ResultOptions,
+        on_update: impl FnMut(&TaskResult) + Send,
+    ) -> Result<TaskReport, AppError> {
         let cap = self.max_wait_seconds();
         let wait_seconds = options
             .wait_seconds
@@ -530,7 +543,14 @@ impl App {
         Ok(TaskList {
             tasks: entries
                 .iter()
-                .map(|entry| TaskSummary::new(entry, limits))
+                .map(|entry| {
+                    let mut summary = TaskSummary::new(entry, limits);
+                    if let Some(task_id) = &summary.task_id {
+                        let links = self.inner.config.video_links.as_ref();
+                        report::add_links(&mut summary.videos, task_id, links);
+                    }
+                    summary
+                })
                 .collect(),
             output_dir: self
                 .inner

@@ -16,6 +16,7 @@ use veo_core::{
 
 use super::error::rfc3339;
 use crate::journal::TaskEntry;
+use crate::links::VideoLinks;
 use crate::saver::SavedFile;
 use crate::spend::SpendLimits;
 
@@ -223,6 +224,13 @@ pub struct VideoReport {
     /// Where the video was saved on the server's machine, once saved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub saved_path: Option<String>,
+    /// A link to the saved video served by this server, valid until link_expires_at (long
+    /// after url expires); present when the server has a public URL and the video is saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// When link expires (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_expires_at: Option<String>,
 }
 
 impl VideoReport {
@@ -242,6 +250,25 @@ impl VideoReport {
                     .as_secs()
             }),
             saved_path: saved.map(|p| p.display().to_string()),
+            link: None,
+            link_expires_at: None,
+        }
+    }
+}
+
+/// Puts a signed link into each saved video of `videos` (of `task_id`), when `links` is set.
+pub fn add_links(videos: &mut [VideoReport], task_id: &str, links: Option<&VideoLinks>) {
+    let Some(links) = links else { return };
+    let now = SystemTime::now();
+    for (index, video) in videos.iter_mut().enumerate() {
+        let n = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if video.saved_path.is_some() {
+            let (link, expires) = links.link(task_id, n, now);
+            video.link = Some(link);
+            video.link_expires_at = Some(rfc3339(expires));
+        } else {
+            video.link = None;
+            video.link_expires_at = None;
         }
     }
 }
@@ -379,6 +406,9 @@ impl TaskReport {
             text.push_str(&format!("\nVideo {}: {}", i + 1, v.url));
             if let Some(at) = &v.expires_at {
                 text.push_str(&format!(" (expires {at})"));
+            }
+            if let (Some(link), Some(at)) = (&v.link, &v.link_expires_at) {
+                text.push_str(&format!("\n  Lasting link: {link} (until {at})"));
             }
         }
         text.push('\n');

@@ -408,6 +408,21 @@ pub struct ServeArgs {
     /// are always accepted; requests without an Origin header are accepted).
     #[arg(long, env = "VEO_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+
+    /// URL clients reach this server at, e.g. https://veo.example.com: results then carry signed
+    /// links to the saved videos, served at /videos/ (HTTP only).
+    #[arg(long, env = "VEO_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Secret signing the video links (16+ characters; replicas must share it) [default: random
+    /// per process: links die with a restart].
+    #[arg(long, env = "VEO_VIDEO_LINK_SECRET", hide_env_values = true)]
+    pub video_link_secret: Option<String>,
+
+    /// Days a video link stays valid.
+    #[arg(long, env = "VEO_VIDEO_LINK_DAYS", default_value_t = crate::links::DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub video_link_days: u32,
 }
 
 impl CommonArgs {
