@@ -8,7 +8,8 @@
 //! - [`journal`]: every submit and what became of it (SQLite); [`process`]: who wrote an entry.
 //! - [`spend`]: spend limits, prices and confirmation before expensive calls.
 //! - [`watcher`]: following submitted tasks in the background; [`saver`]: saving their videos.
-//! - [`transport`]: stdio and streamable HTTP; [`logging`]: stderr-only logs.
+//! - [`transport`]: stdio and streamable HTTP; [`http_videos`]: saved videos there by the signed
+//!   links of [`links`]; [`logging`]: stderr-only logs.
 //! - `demo` (feature `demo`): `veo-mcp demo`, the whole MCP exchange against an in-process mock.
 
 pub mod app;
