@@ -90,6 +90,8 @@ async fn run_server(common: CommonArgs, serve: ServeArgs) -> Result<(), String> 
         }
         let links = VideoLinks::new(url, secret, serve.video_link_days)?;
         config = config.with_video_links(Some(links));
+    } else if serve.http.is_none() && serve.public_url.is_some() {
+        tracing::warn!("--public-url is used only with --http: no video links over stdio");
     }
     if config.client.api_key.is_none() {
         tracing::warn!(
