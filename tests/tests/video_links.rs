@@ -44,28 +44,40 @@ async fn start(
     (addr, links, shutdown)
 }
 
-/// A stateless 2026-07-28 tool call with the bearer token; its structured result.
-async fn call(addr: SocketAddr, tool: &str, arguments: Value) -> Value {
-    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": tool,
-        "arguments": arguments,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-        },
-    }});
+/// A stateless 2026-07-28 request with the bearer token; its JSON-RPC reply.
+async fn rpc(addr: SocketAddr, method: &str, mut params: Value, name: Option<&str>) -> Value {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+    });
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     let bearer = format!("Bearer {TOKEN}");
-    let headers = [
+    let mut headers = vec![
         ("authorization", bearer.as_str()),
         ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", "tools/call"),
-        ("mcp-name", tool),
+        ("mcp-method", method),
     ];
-    let reply = rpc_reply(post(addr, call.to_string(), &headers).await).await;
+    headers.extend(name.map(|name| ("mcp-name", name)));
+    rpc_reply(post(addr, request.to_string(), &headers).await).await
+}
+
+/// A tool call's structured result, checked against the tool's published output schema.
+async fn call(addr: SocketAddr, tool: &str, arguments: Value) -> Value {
+    let params = json!({"name": tool, "arguments": arguments});
+    let reply = rpc(addr, "tools/call", params, Some(tool)).await;
     let result = reply["result"].clone();
     assert_ne!(result["isError"], true, "{reply}");
-    result["structuredContent"].clone()
+    let tools = rpc(addr, "tools/list", json!({}), None).await;
+    let schema = tools["result"]["tools"]
+        .as_array()
+        .and_then(|tools| tools.iter().find(|t| t["name"] == tool))
+        .map(|t| t["outputSchema"].clone())
+        .expect("the tool's output schema");
+    let structured = result["structuredContent"].clone();
+    let mismatches = veo_tests::schema_mismatches(&structured, &schema);
+    assert!(mismatches.is_empty(), "{mismatches:?} in {structured}");
+    structured
 }
 
 /// Generates a video and waits until it is saved; the result's first video.
@@ -132,6 +144,18 @@ async fn saved_videos_are_served_by_signed_link_with_ranges() {
         link.starts_with(&format!("http://{addr}{}?expires=", video_path(task_id, 1))),
         "{link}"
     );
+    let tools = rpc(addr, "tools/list", json!({}), None).await;
+    let result_tool = tools["result"]["tools"]
+        .as_array()
+        .and_then(|tools| tools.iter().find(|t| t["name"] == "get_task_result"))
+        .expect("get_task_result is listed");
+    let video_schema = &result_tool["outputSchema"]["properties"]["videos"]["items"];
+    for field in ["link", "link_expires_at"] {
+        assert_eq!(
+            video_schema["properties"][field]["type"], "string",
+            "{video_schema}"
+        );
+    }
     let expires_at = video["link_expires_at"].as_str().expect("when it expires");
     assert_ne!(video["expires_at"].as_str(), Some(expires_at));
     let saved = std::fs::read(video["saved_path"].as_str().unwrap()).unwrap();
