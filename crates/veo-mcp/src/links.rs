@@ -118,7 +118,8 @@ impl VideoLinks {
             return Err(Refusal::BadSignature);
         };
         let expected = self.sign(path, expires);
-        let matches = bool::from(expected.as_bytes().ct_eq(sig.as_bytes()));
+        // A signature is 64 hex digits; an empty one never matches, whatever `sign` gave.
+        let matches = expected.len() == 64 && bool::from(expected.as_bytes().ct_eq(sig.as_bytes()));
         if !matches || expires <= unix(now) {
             return Err(Refusal::BadSignature);
         }
@@ -227,6 +228,12 @@ mod tests {
             Err(Refusal::BadSignature)
         );
         assert_eq!(links().verify(path, None, now), Err(Refusal::BadSignature));
+        let unsigned = format!("expires={}&sig=", unix(expires));
+        assert_eq!(
+            links().verify(path, Some(&unsigned), now),
+            Err(Refusal::BadSignature),
+            "an empty signature"
+        );
         // `%2E%2E` is the canonical spelling of the task id "..": looked up in the journal, never a
         // directory. Other spellings name nothing.
         for bad in [
