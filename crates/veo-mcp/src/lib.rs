@@ -26,6 +26,7 @@ pub mod process;
 pub mod saver;
 pub mod spend;
 pub mod transport;
+pub mod video_name;
 pub mod watcher;
 
 pub use app::{App, AppError};

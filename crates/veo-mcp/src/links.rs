@@ -147,43 +147,16 @@ fn unix(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
-/// The path of video `n` (from 1) of `task_id`: `/videos/<task_id>/<n>.mp4`, the task id
-/// percent-encoded unless it is only `[A-Za-z0-9_-]` (as in `veo://videos/…` resources).
+/// The path of video `n` (from 1) of `task_id`: `/videos/<task_id>/<n>.mp4` (see
+/// [`crate::video_name`]).
 pub fn video_path(task_id: &str, n: u32) -> String {
-    let mut path = String::from(PATH_PREFIX);
-    for byte in task_id.bytes() {
-        if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' {
-            path.push(char::from(byte));
-        } else {
-            let _ = write!(path, "%{byte:02X}");
-        }
-    }
-    let _ = write!(path, "/{n}.mp4");
-    path
+    crate::video_name::name(PATH_PREFIX, task_id, n)
 }
 
 /// The task id and video number a path names; `None` unless it is exactly what [`video_path`]
 /// makes for some task id and number (so `..`, `%2e` and other spellings are refused).
 pub fn parse_path(path: &str) -> Option<(String, u32)> {
-    let rest = path.strip_prefix(PATH_PREFIX)?;
-    let (encoded, file) = rest.split_once('/')?;
-    let digits = file.strip_suffix(".mp4")?;
-    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: u32 = digits.parse().ok()?;
-    let mut bytes = Vec::with_capacity(encoded.len());
-    let mut chars = encoded.bytes();
-    while let Some(byte) = chars.next() {
-        if byte == b'%' {
-            let hex = [chars.next()?, chars.next()?];
-            bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
-        } else {
-            bytes.push(byte);
-        }
-    }
-    let task_id = String::from_utf8(bytes).ok()?;
-    (!task_id.is_empty() && video_path(&task_id, n) == path).then_some((task_id, n))
+    crate::video_name::parse(PATH_PREFIX, path)
 }
 
 #[cfg(test)]

@@ -7,8 +7,6 @@
 //! rmcp sends it as -32602 to 2026-07-28 clients, as that version asks), except a file over
 //! the limit (-32600, naming the limit and the file's path).
 
-use std::fmt::Write as _;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rmcp::ErrorData as McpError;
@@ -41,43 +39,15 @@ const TITLE_CHARS: usize = 80;
 /// Reads in flight at once, so that concurrent reads bound the memory they take together.
 static READS: Semaphore = Semaphore::const_new(2);
 
-/// The URI of video `n` (from 1) of `task_id`.
+/// The URI of video `n` (from 1) of `task_id` (see [`crate::video_name`]).
 pub fn video_uri(task_id: &str, n: u32) -> String {
-    let mut uri = String::from(URI_PREFIX);
-    for byte in task_id.bytes() {
-        if byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-' {
-            uri.push(char::from(byte));
-        } else {
-            let _ = write!(uri, "%{byte:02X}");
-        }
-    }
-    let _ = write!(uri, "/{n}.mp4");
-    uri
+    crate::video_name::name(URI_PREFIX, task_id, n)
 }
 
 /// The task id and video number (from 1) a URI names; `None` unless it is exactly what
-/// [`video_uri`] makes for some task id and number.
+/// [`video_uri`] makes for some task id and number (one URI per video).
 pub fn parse_uri(uri: &str) -> Option<(String, u32)> {
-    let rest = uri.strip_prefix(URI_PREFIX)?;
-    let (encoded, file) = rest.split_once('/')?;
-    let digits = file.strip_suffix(".mp4")?;
-    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: u32 = digits.parse().ok()?;
-    let mut bytes = Vec::with_capacity(encoded.len());
-    let mut chars = encoded.bytes();
-    while let Some(byte) = chars.next() {
-        if byte == b'%' {
-            let hex = [chars.next()?, chars.next()?];
-            bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
-        } else {
-            bytes.push(byte);
-        }
-    }
-    let task_id = String::from_utf8(bytes).ok()?;
-    // One URI per video: only the canonical spelling is accepted.
-    (!task_id.is_empty() && video_uri(&task_id, n) == uri).then_some((task_id, n))
+    crate::video_name::parse(URI_PREFIX, uri)
 }
 
 /// The one resource template.
