@@ -126,7 +126,7 @@ async def exercise(client: Client, frames: tuple[str, str], base_url: str, label
     with open(video["saved_path"], "rb") as f:
         assert f.read() == data, "the saved file is the video"
     links = [c for c in report.content if getattr(c, "type", None) == "resource_link"]
-    assert links and links[0].uri.startswith("file://"), report.content
+    assert links and str(links[0].uri) == f"veo://videos/{task_id}/1.mp4", report.content
     listed = await client.call_tool("list_tasks", {"status": "succeeded", "limit": 1})
     assert listed.structured_content["tasks"][0]["task_id"] == task_id, listed.structured_content
     # The saved video is a resource too: listed first (newest), read back byte for byte.

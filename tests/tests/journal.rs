@@ -221,7 +221,8 @@ async fn download_faults_are_retried_and_no_truncated_file_is_left() {
         })
         .collect();
     assert_eq!(links.len(), 2, "{:?}", report.content);
-    assert!(links[0].starts_with("file://") && links[0].ends_with("-1.mp4"));
+    assert_eq!(links[0], veo_mcp::mcp::resources::video_uri(&task_id, 1));
+    assert_eq!(links[1], veo_mcp::mcp::resources::video_uri(&task_id, 2));
 
     // list_tasks shows where the videos are.
     let listed = call(&client, "list_tasks", json!({"status": "succeeded"})).await;

@@ -80,6 +80,13 @@ impl VideoLinks {
         })
     }
 
+    /// The origin links point at (`scheme://host[:port]`), for a browser's content policy.
+    pub fn origin(&self) -> String {
+        url::Url::parse(&self.base_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| self.base_url.clone())
+    }
+
     /// The same links with another lifetime (tests use short ones).
     pub fn with_lifetime(mut self, lifetime: Duration) -> VideoLinks {
         self.lifetime = lifetime;
@@ -170,6 +177,13 @@ mod tests {
     fn split(link: &str) -> (&str, &str) {
         let rest = link.strip_prefix("https://veo.example.com").unwrap();
         rest.split_once('?').unwrap()
+    }
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port_only() {
+        assert_eq!(links().origin(), "https://veo.example.com");
+        let deep = VideoLinks::new("http://127.0.0.1:8080/veo/", None, 1).unwrap();
+        assert_eq!(deep.origin(), "http://127.0.0.1:8080");
     }
 
     #[test]

@@ -201,10 +201,19 @@ pub struct TaskReport {
     pub waited_seconds: f64,
     /// What to do next.
     pub next_step: String,
-    /// The files saved (or found saved) during this call, for links to them.
+    /// The videos saved (or found saved) during this call, for links to them.
     #[serde(skip)]
     #[schemars(skip)]
-    pub files: Vec<SavedFile>,
+    pub files: Vec<SavedVideo>,
+}
+
+/// A video of a report that is saved on disk.
+#[derive(Clone, Debug)]
+pub struct SavedVideo {
+    /// Which video of the task it is, from 1.
+    pub n: u32,
+    /// Where it is saved.
+    pub file: SavedFile,
 }
 
 /// One generated video.
@@ -378,7 +387,11 @@ impl TaskReport {
         } else if self.videos.iter().any(|v| v.saved_path.is_some()) {
             self.next_step = "Done. The videos are saved at saved_path on the server's machine; the URLs expire at expires_at.".to_string();
         }
-        self.files = files.into_iter().flatten().collect();
+        self.files = files
+            .into_iter()
+            .zip(1u32..)
+            .filter_map(|(file, n)| Some(SavedVideo { n, file: file? }))
+            .collect();
         self
     }
 

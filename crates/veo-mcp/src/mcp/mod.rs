@@ -1,7 +1,8 @@
 //! The MCP server: three tools declared with rmcp's tool router, each a thin adapter that reads
 //! its arguments ([`args`]), calls the [`App`], and renders the report or the error
 //! ([`reply`]); progress notifications while a result call waits ([`progress`]); the saved
-//! videos as resources ([`resources`]).
+//! videos as resources ([`resources`]); the MCP Apps video player for hosts that render it
+//! ([`player`]).
 //!
 //! Tools take their arguments as a raw JSON object rather than rmcp's `Parameters<T>`, so that
 //! every argument problem (wrong types included) is a readable tool error (`isError: true`)
@@ -11,6 +12,7 @@
 
 pub mod args;
 pub mod confirm;
+pub mod player;
 pub mod progress;
 pub mod reply;
 pub mod resources;
@@ -293,18 +295,27 @@ fn set_property(schema: &mut JsonObject, name: &str, value: JsonObject) {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for VeoServer {
     fn get_info(&self) -> ServerConfig {
-        InitializeResult::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tasks()
-                .enable_resources()
-                .build(),
-        )
-        .with_server_info(
-            Implementation::new("veo", env!("CARGO_PKG_VERSION"))
-                .with_title("Veo transition videos"),
-        )
-        .with_instructions(INSTRUCTIONS)
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tasks()
+            .enable_resources()
+            .build();
+        capabilities
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert(
+                player::EXTENSION_ID.to_string(),
+                json!({ "mimeTypes": [player::MIME_TYPE] })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        InitializeResult::new(capabilities)
+            .with_server_info(
+                Implementation::new("veo", env!("CARGO_PKG_VERSION"))
+                    .with_title("Veo transition videos"),
+            )
+            .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
@@ -321,16 +332,25 @@ impl ServerHandler for VeoServer {
                 tool.output_schema = Some(Arc::new(either.clone()));
             }
         }
+        if player::client_renders_views(context.client_capabilities().as_ref()) {
+            player::link_tools(&mut tools);
+        }
         Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         let cursor = request.and_then(|r| r.cursor);
-        resources::list(&self.app, cursor.as_deref()).await
+        let mut page = resources::list(&self.app, cursor.as_deref()).await?;
+        // The player heads the first page, for hosts that render it.
+        if cursor.is_none() && player::client_renders_views(context.client_capabilities().as_ref())
+        {
+            page.resources.insert(0, player::listed(self.app.config()));
+        }
+        Ok(page)
     }
 
     async fn list_resource_templates(
@@ -346,6 +366,9 @@ impl ServerHandler for VeoServer {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        if request.uri == player::PLAYER_URI {
+            return Ok(player::read(self.app.config()).into());
+        }
         Ok(resources::read(&self.app, &request.uri).await?.into())
     }
 

@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use veo_core::Error;
 
+use crate::app::report::SavedVideo;
 use crate::app::{AppError, TaskReport};
-use crate::saver::SavedFile;
+use crate::mcp::resources;
 
 /// Key in a tool error's `_meta` naming its [`crate::app::ErrorClass`], so programs can tell invalid input
 /// from auth, upstream and local failures without parsing text.
@@ -24,21 +25,30 @@ pub fn structured(value: &impl Serialize, text: String) -> CallToolResult {
 /// and a `resource_link` for each saved video.
 pub fn task_report(report: &TaskReport) -> CallToolResult {
     let mut reply = structured(report, report.text());
-    reply.content.extend(resource_links(&report.files));
+    reply
+        .content
+        .extend(resource_links(&report.task_id, &report.files));
     reply
 }
 
-/// An MCP `resource_link` for each saved file.
-pub fn resource_links(files: &[SavedFile]) -> Vec<ContentBlock> {
-    files
+/// An MCP `resource_link` for each saved video of `task_id`: its `veo://videos/…` resource,
+/// which `resources/read` serves over stdio and HTTP alike (the path on the server's machine
+/// is in the description, the text and `saved_path`).
+pub fn resource_links(task_id: &str, videos: &[SavedVideo]) -> Vec<ContentBlock> {
+    videos
         .iter()
-        .filter_map(|file| {
-            let uri = url::Url::from_file_path(&file.path).ok()?;
-            let name = file.path.file_name()?.to_string_lossy().into_owned();
-            let mut resource = rmcp::model::Resource::new(uri.to_string(), name);
-            resource.mime_type = Some("video/mp4".to_string());
-            resource.size = file.bytes;
-            Some(ContentBlock::resource_link(resource))
+        .map(|video| {
+            let path = &video.file.path;
+            let name = path.file_name().map_or_else(
+                || format!("{task_id}-{}.mp4", video.n),
+                |name| name.to_string_lossy().into_owned(),
+            );
+            let mut resource =
+                rmcp::model::Resource::new(resources::video_uri(task_id, video.n), name)
+                    .with_description(format!("Saved at {}", path.display()))
+                    .with_mime_type(resources::MIME_TYPE);
+            resource.size = video.file.bytes;
+            ContentBlock::resource_link(resource)
         })
         .collect()
 }
