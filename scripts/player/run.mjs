@@ -129,11 +129,16 @@ function cspHeader(csp) {
 
 const site = http.createServer((request, response) => {
   const url = new URL(request.url, "http://x");
-  if (url.pathname === "/" || url.pathname === "/sandbox.html") {
-    const file = url.pathname === "/" ? "host.html" : "sandbox.html";
+  if (url.pathname === "/" || url.pathname === "/sdk" || url.pathname === "/sandbox.html") {
+    const file = url.pathname === "/sandbox.html" ? "sandbox.html" : "host.html";
     const headers = { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" };
     if (file === "sandbox.html") headers["content-security-policy"] = cspHeader(JSON.parse(url.searchParams.get("csp") || "{}"));
-    response.writeHead(200, headers).end(fs.readFileSync(path.join(here, file)));
+    let page = fs.readFileSync(path.join(here, file), "utf8");
+    // /sdk: the same page, its host side replaced by the official SDKs' (host-sdk.mjs, bundled).
+    if (url.pathname === "/sdk") page = page.replace("</body>", '<script src="/host-sdk.js"></script>\n</body>');
+    response.writeHead(200, headers).end(page);
+  } else if (url.pathname === "/host-sdk.js") {
+    response.writeHead(200, { "content-type": "text/javascript; charset=utf-8" }).end(fs.readFileSync(path.join(here, "host-sdk.js")));
   } else if (url.pathname === "/mcp") {
     const headers = { ...request.headers, host: `127.0.0.1:${veoPort}` };
     delete headers.origin;
@@ -162,10 +167,11 @@ const browser = await chromium.launch({
   args: ["--autoplay-policy=no-user-gesture-required"],
 });
 
-async function open({ tool, args, theme, approveMedia, viewport }) {
+async function open({ tool, args, theme, approveMedia, viewport, sdk = false }) {
   const page = await browser.newPage({ viewport, colorScheme: theme });
   page.on("console", (m) => m.type() === "error" && console.log(`  [browser] ${m.text()}`));
-  await page.goto(`${hostOrigin}/`);
+  await page.goto(`${hostOrigin}/${sdk ? "sdk" : ""}`);
+  if (sdk) check(await page.evaluate(() => window.runHost.official === true), "the SDK host replaced the hand-written one");
   await page.evaluate((o) => { window.runHost(o); }, { tool, arguments: args, theme, approveMedia, sandboxOrigin });
   const view = await waitFor("the view", async () => {
     const problem = await page.evaluate(() => window.hostState.problem);
@@ -309,6 +315,23 @@ try {
     const taskId = JSON.parse(listed.split("\n").find((l) => l.startsWith("data:"))?.slice(5) || listed).result.structuredContent.tasks[0].task_id;
     const { page, view } = await open({ tool: "get_task_result", args: { task_id: taskId, wait_seconds: 0 }, theme: "light", approveMedia: false, viewport: desktop });
     await playing(view, "get_task_result view");
+    await page.close();
+  }
+
+  // 6. The official SDKs' host side (ext-apps AppBridge, MCP client): the same view, unchanged.
+  {
+    const prompt = "Autumn leaves fall and the park turns white with snow [mock:duration_ms=9000]";
+    const { page, view } = await open({ tool: "generate_transition_video", args: generate(prompt), theme: "dark", approveMedia: false, viewport: desktop, sdk: true });
+    const seen = new Set();
+    await waitFor("the task to finish (SDK host)", async () => {
+      const s = await viewState(view);
+      if (s.progress !== null) seen.add(s.progress);
+      return s.state === "succeeded" && s;
+    }, 60000, 250);
+    const s = await playing(view, "SDK host");
+    check(await page.evaluate(() => window.hostState.sdk === true && !window.hostState.problem), "the SDK host ran the view without a problem");
+    check(seen.size >= 1 && s.src.startsWith("data:video/mp4;base64,"), `SDK host: progress seen (${[...seen].join(", ")}), played from the resource`);
+    await shot(page, "sdk-host-dark");
     await page.close();
   }
 } catch (error) {
