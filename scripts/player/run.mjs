@@ -167,12 +167,12 @@ const browser = await chromium.launch({
   args: ["--autoplay-policy=no-user-gesture-required"],
 });
 
-async function open({ tool, args, theme, approveMedia, viewport, sdk = false }) {
+async function open({ tool, args, theme, approveMedia, viewport, sdk = false, without = [] }) {
   const page = await browser.newPage({ viewport, colorScheme: theme });
   page.on("console", (m) => m.type() === "error" && console.log(`  [browser] ${m.text()}`));
   await page.goto(`${hostOrigin}/${sdk ? "sdk" : ""}`);
   if (sdk) check(await page.evaluate(() => window.runHost.official === true), "the SDK host replaced the hand-written one");
-  await page.evaluate((o) => { window.runHost(o); }, { tool, arguments: args, theme, approveMedia, sandboxOrigin });
+  await page.evaluate((o) => { window.runHost(o); }, { tool, arguments: args, theme, approveMedia, sandboxOrigin, without });
   const view = await waitFor("the view", async () => {
     const problem = await page.evaluate(() => window.hostState.problem);
     if (problem) throw new Error(`the host failed: ${problem}`);
@@ -266,7 +266,7 @@ try {
   // 2. A phone in dark mode, the host approving the server's origin: played from the signed link.
   {
     const prompt = "Night falls over the city skyline, lights coming on one by one [mock:duration_ms=3000]";
-    const { page, view } = await open({ tool: "generate_transition_video", args: generate(prompt, { aspect_ratio: "9:16" }), theme: "dark", approveMedia: true, viewport: phone });
+    const { page, view } = await open({ tool: "generate_transition_video", args: generate(prompt, { aspect_ratio: "9:16", sample_count: 2 }), theme: "dark", approveMedia: true, viewport: phone });
     const declared = await page.evaluate(() => window.hostState.declaredCsp);
     check(JSON.stringify(declared) === JSON.stringify({ resourceDomains: [veoOrigin] }), `the view declares only the server's origin (${JSON.stringify(declared)})`);
     const s = await playing(view, "link");
@@ -274,6 +274,15 @@ try {
     check(luminance(s.background) < 0.3, `dark theme followed (${s.background})`);
     check(s.overflow <= 0, `fits a phone's width (overflow ${s.overflow}px)`);
     await shot(page, "playing-phone-dark");
+    // Two videos: a button each; the second plays when chosen.
+    const buttons = await view.locator("#choices button").allTextContents();
+    check(buttons.join(",") === "Video 1,Video 2", `two videos, two buttons (${buttons.join(", ")})`);
+    await view.locator("#choices button").nth(1).click();
+    const second = await waitFor("the second video", async () => {
+      const now = await viewState(view);
+      return /\/2\.mp4\?/.test(now.src) && now.readyState >= 2 && now;
+    }, 20000, 200);
+    check(Boolean(second), `the second video plays from its own link (${second.src.slice(0, 60)}…)`);
     await page.close();
   }
 
@@ -315,6 +324,40 @@ try {
     const taskId = JSON.parse(listed.split("\n").find((l) => l.startsWith("data:"))?.slice(5) || listed).result.structuredContent.tasks[0].task_id;
     const { page, view } = await open({ tool: "get_task_result", args: { task_id: taskId, wait_seconds: 0 }, theme: "light", approveMedia: false, viewport: desktop });
     await playing(view, "get_task_result view");
+    await new Promise((r) => setTimeout(r, 1500));
+    const log = await page.evaluate(() => window.hostState.log);
+    const reads = log.filter((m) => m.method === "resources/read").length;
+    const sizes = log.filter((m) => m.method === "ui/notifications/size-changed").map((m) => m.params.height);
+    const firstSize = log.findIndex((m) => m.method === "ui/notifications/size-changed");
+    const initialized = log.findIndex((m) => m.method === "ui/notifications/initialized");
+    check(reads === 1, `the finished task's video was read once (${reads})`);
+    check(sizes.length >= 1 && sizes.length <= 8, `size reports settle (${sizes.join(" → ")})`);
+    check(initialized >= 0 && firstSize > initialized, "no size report before the handshake ends");
+    await page.close();
+
+    // 5b. A host that forwards no tool calls and does not say which origins it allows (but
+    // allows the server's): the view plays the finished task's signed link, asking nothing.
+    const bare = await open({ tool: "get_task_result", args: { task_id: taskId, wait_seconds: 0 }, theme: "light", approveMedia: true, viewport: desktop, without: ["serverTools", "sandbox"] });
+    const played = await playing(bare.view, "host without serverTools");
+    const calls = (await bare.page.evaluate(() => window.hostState.log)).filter((m) => m.method === "tools/call").length;
+    check(calls === 0 && played.src.startsWith(`${veoOrigin}/videos/`), `without serverTools the view asks for no tool call (${calls}) and plays the result's link`);
+    await bare.page.close();
+  }
+
+  // 7. A task id the server does not know: the view says so and stops asking.
+  {
+    const { page, view } = await open({ tool: "get_task_result", args: { task_id: "no-such-task", wait_seconds: 0 }, theme: "light", approveMedia: false, viewport: desktop });
+    const s = await waitFor("the unknown task's error", async () => {
+      const now = await viewState(view);
+      return now.failureShown && now;
+    }, 20000, 200);
+    check(/no-such-task/.test(s.reason) && s.advice.length > 0, `unknown task: "${s.reason}" / "${s.advice}"`);
+    const count = async () => (await page.evaluate(() => window.hostState.log)).filter((m) => m.method === "tools/call").length;
+    const before = await count();
+    await new Promise((r) => setTimeout(r, 6000));
+    const after = await count();
+    check(after === before && before <= 1, `the view stopped asking (${before} → ${after} calls)`);
+    await shot(page, "unknown-task");
     await page.close();
   }
 

@@ -48,17 +48,17 @@ async fn server(links: Option<VideoLinks>) -> VeoServer {
     veo_tests::server(config).await
 }
 
-/// Each tool's `_meta.ui`, by name (`Null` when it has none).
-async fn tool_ui<H: ClientHandler>(client: &RunningService<RoleClient, H>) -> Vec<(String, Value)> {
+/// Each tool's `_meta.ui` and its flat `_meta["ui/resourceUri"]`, by name (`Null` when absent).
+async fn tool_ui<H: ClientHandler>(
+    client: &RunningService<RoleClient, H>,
+) -> Vec<(String, Value, Value)> {
     let tools = client.peer().list_all_tools().await.unwrap();
     tools
         .into_iter()
         .map(|t| {
-            let ui = t
-                .meta
-                .and_then(|m| m.0.get("ui").cloned())
-                .unwrap_or(Value::Null);
-            (t.name.to_string(), ui)
+            let meta = t.meta.unwrap_or_default().0;
+            let field = |key: &str| meta.get(key).cloned().unwrap_or(Value::Null);
+            (t.name.to_string(), field("ui"), field("ui/resourceUri"))
         })
         .collect()
 }
@@ -67,18 +67,22 @@ async fn tool_ui<H: ClientHandler>(client: &RunningService<RoleClient, H>) -> Ve
 async fn a_host_that_renders_views_is_offered_the_player() {
     let client = connect_with(server(None).await, AppsHost).await;
 
-    let declared = client.peer().peer_info().unwrap().capabilities.clone();
+    let advertised = client.peer().peer_info().unwrap().capabilities.clone();
     assert_eq!(
-        declared.extensions.as_ref().unwrap()[EXTENSION_ID]["mimeTypes"],
+        advertised.extensions.as_ref().unwrap()[EXTENSION_ID]["mimeTypes"],
         json!([MIME_TYPE])
     );
-    let ui = tool_ui(&client).await;
-    for (name, ui) in &ui {
+    for (name, ui, flat) in tool_ui(&client).await {
         match name.as_str() {
             "generate_transition_video" | "get_task_result" => {
-                assert_eq!(ui, &json!({ "resourceUri": PLAYER_URI }), "{name}")
+                assert_eq!(ui, json!({ "resourceUri": PLAYER_URI }), "{name}");
+                assert_eq!(flat, json!(PLAYER_URI), "{name}");
             }
-            _ => assert_eq!(ui, &Value::Null, "{name} shows no view"),
+            _ => assert_eq!(
+                (ui, flat),
+                (Value::Null, Value::Null),
+                "{name} shows no view"
+            ),
         }
     }
 
@@ -136,8 +140,8 @@ async fn with_a_public_url_the_view_may_load_media_from_it_and_nothing_else() {
 #[tokio::test]
 async fn a_host_without_the_extension_sees_no_player() {
     let (client, _) = connect_in_process(server(None).await).await;
-    for (name, ui) in tool_ui(&client).await {
-        assert_eq!(ui, Value::Null, "{name}");
+    for (name, ui, flat) in tool_ui(&client).await {
+        assert_eq!((ui, flat), (Value::Null, Value::Null), "{name}");
     }
     let listed = client.peer().list_resources(None).await.unwrap();
     assert!(listed.resources.is_empty(), "{:?}", listed.resources);

@@ -41,7 +41,8 @@ pub fn client_renders_views(capabilities: Option<&ClientCapabilities>) -> bool {
     }
 }
 
-/// Names the player in the `_meta.ui` of the tools it shows: the submit and the result tool.
+/// Names the player in the `_meta.ui` of the tools it shows, the submit and the result tool
+/// (and under the flat `ui/resourceUri` key that hosts written before the stable extension read).
 pub fn link_tools(tools: &mut [Tool]) {
     for tool in tools
         .iter_mut()
@@ -50,6 +51,7 @@ pub fn link_tools(tools: &mut [Tool]) {
         let meta = tool.meta.get_or_insert_with(MetaObject::default);
         meta.0
             .insert("ui".into(), json!({ "resourceUri": PLAYER_URI }));
+        meta.0.insert("ui/resourceUri".into(), json!(PLAYER_URI));
     }
 }
 
