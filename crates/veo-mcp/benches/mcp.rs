@@ -4,6 +4,11 @@
 //! `VEO_MCP_BENCH_ONLY=<part> cargo bench -p veo-mcp --bench mcp`, where `<part>` is one (or a
 //! comma-separated list) of:
 //!
+//! - `floor`: side by side with the floor of issue 12 (a minimal rmcp server with one HTTP hop,
+//!   built from `../shared/bench/floor`, or `VEO_BENCH_FLOOR`, in `<target>/bench-floor`), 3
+//!   interleaved rounds: cold start, idle RSS, binary size, stdio latency and HTTP throughput
+//!   of `get_task_result` on a running and a finished task, `generate_transition_video` over
+//!   HTTP; each figure with its ratio to the floor and its target (see `floor/mod.rs`).
 //! - `cold_start`: spawn the binary (stdio) → `initialize` reply; also `--version` (process
 //!   spawn and exit, the floor) and an in-memory journal (what the journal costs).
 //! - `latency`: sequential `tools/call get_task_result` (`wait_seconds: 0`) over stdio, each
@@ -26,7 +31,7 @@
 //! its default logging, a journal file and an output directory in a temporary directory. The
 //! mock runs in this process on its own 2-worker runtime; the HTTP load generator on its own
 //! thread. Run without `--bench` (as `cargo test --all-targets` does) every part makes a short
-//! smoke run only.
+//! smoke run only (`floor` then builds nothing and measures veo-mcp alone).
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -36,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+mod floor;
 mod support;
 
 use support::*;
@@ -49,6 +55,9 @@ fn main() {
     println!("binary: {BIN}");
     let mock = Mock::start();
     let work = tempfile::tempdir().expect("temp dir");
+    if want("floor") {
+        floor::against_floor(&mock, work.path());
+    }
     if want("cold_start") {
         cold_start(&mock, work.path());
     }
