@@ -94,7 +94,11 @@ pub fn http_router(
     .map(String::from)
     .to_vec();
     origins.extend(options.allowed_origins.iter().cloned());
+    // A stateless (2026-07-28) call whose first message is its result is answered as one
+    // `application/json` body; one that sends progress or asks the client first still gets an
+    // event stream. Sessions of older versions keep their streams either way.
     let config = StreamableHttpServerConfig::default()
+        .with_json_response(true)
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
         .with_max_request_body_bytes(MAX_HTTP_BODY_BYTES)

@@ -4,6 +4,7 @@
 //! (`mcp`) and the command line (`cli`) are thin adapters over it; nothing here knows either.
 
 pub mod error;
+mod memory;
 pub mod report;
 pub mod tasks;
 
@@ -23,7 +24,7 @@ use crate::journal::{
     self, Begin, Journal, NewSubmit, Spend, SubmitFailure, SubmitState, TaskFilter,
 };
 use crate::process;
-use crate::saver::{Saver, lock};
+use crate::saver::Saver;
 use crate::spend::{self, Confirm, ConfirmRequest, Confirmation, LimitKind, LimitReached};
 use crate::watcher::Watcher;
 
@@ -31,8 +32,6 @@ use crate::watcher::Watcher;
 const RACING_SUBMIT_WAIT: Duration = Duration::from_secs(30);
 /// The least time a result call gives a save, even when its wait is used up.
 const MIN_SAVE_BUDGET: Duration = Duration::from_secs(3);
-/// Finished tasks answered from memory at most; past it the memory starts afresh.
-const REMEMBERED_FINISHED: usize = 4096;
 /// A finished task is answered from the journal only while its links stay valid this long.
 const FRESH_LINK_MARGIN: Duration = Duration::from_secs(300);
 /// A result call waiting on a task polls at least this often (7.5 polls a minute); near the
@@ -54,9 +53,9 @@ struct Inner {
     watcher: Option<Watcher>,
     /// Recent looks at working tasks ([`App::look`]).
     looks: tasks::RecentLooks,
-    /// Journal entries of tasks that finished for good and are answered from memory (see
-    /// `finished_in_journal`); a finished entry does not change.
-    finished: std::sync::Mutex<std::collections::HashMap<String, journal::TaskEntry>>,
+    /// Entries of tasks that finished for good, answered from memory (see
+    /// `finished_in_journal`; a finished entry does not change), and tasks last seen working.
+    remembered: memory::Remembered,
 }
 
 /// How a result call waits and saves.
@@ -113,7 +112,7 @@ impl App {
                 saver,
                 watcher,
                 looks: tasks::RecentLooks::default(),
-                finished: Default::default(),
+                remembered: Default::default(),
             }),
         })
     }
@@ -396,6 +395,7 @@ impl App {
             Ok(result) => result,
             Err(e) => return self.report_from_journal(task_id, e).await,
         };
+        self.inner.remembered.saw(task_id, result.status);
         if let Err(e) = self.inner.journal.record_result(&result).await {
             tracing::warn!(%task_id, "cannot record status: {e}");
         }
@@ -470,19 +470,23 @@ impl App {
     }
 
     /// The report of a task the journal knows has finished for good (its entry is remembered
-    /// after the first such answer), when the platform has nothing to add: a failed task, or a succeeded one whose videos are all on disk with links
-    /// that stay valid for at least [`FRESH_LINK_MARGIN`] more. Such a call makes no request
-    /// and writes nothing. A succeeded task with a video not saved (saving off, or not done
-    /// yet), or with a link about to expire, is asked again: the caller may need a fresh link.
+    /// after the first such answer), when the platform has nothing to add: a failed task, or a
+    /// succeeded one whose videos are all on disk with links that stay valid for at least
+    /// [`FRESH_LINK_MARGIN`] more. Such a call makes no request and writes nothing. A succeeded
+    /// task with a video not saved (saving off, or not done yet), or with a link about to
+    /// expire, is asked again: the caller may need a fresh link. A task this process's last look
+    /// saw working is not looked up: the platform is asked in any case.
     async fn finished_in_journal(
         &self,
         task_id: &str,
         cap: u64,
         capped: bool,
     ) -> Option<TaskReport> {
-        let remembered = lock(&self.inner.finished).get(task_id).cloned();
-        let entry = match remembered {
+        let remembered = &self.inner.remembered;
+        let entry = match remembered.finished(task_id) {
             Some(entry) => entry,
+            // Seen working by this process's last look: its entry cannot answer this call.
+            None if remembered.working(task_id) => return None,
             None => self.inner.journal.get(task_id).await.ok()??,
         };
         let fresh_until = SystemTime::now() + FRESH_LINK_MARGIN;
@@ -497,15 +501,11 @@ impl App {
             }
             _ => false,
         };
-        let mut finished = lock(&self.inner.finished);
         if !answerable {
-            finished.remove(task_id);
+            remembered.forget_finished(task_id);
             return None;
         }
-        if finished.len() >= REMEMBERED_FINISHED && !finished.contains_key(task_id) {
-            finished.clear();
-        }
-        finished.insert(task_id.to_string(), entry.clone());
+        remembered.remember_finished(task_id, &entry);
         Some(TaskReport::finished(&entry, task_id, cap, capped))
     }
 
