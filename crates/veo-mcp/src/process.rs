@@ -5,9 +5,11 @@
 //! pid, a reboot or another container is not mistaken for the writer. Where that cannot be
 //! read, there is no owner, and callers fall back to a timeout.
 
-/// This process, as an owner; `None` where it cannot be told.
+/// This process, as an owner; `None` where it cannot be told. Read from `/proc` once: it does
+/// not change while the process lives.
 pub fn this_process() -> Option<String> {
-    owner_of(std::process::id())
+    static THIS: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    THIS.get_or_init(|| owner_of(std::process::id())).clone()
 }
 
 /// Whether the process that wrote `owner` has certainly stopped: this machine (since its last
