@@ -89,14 +89,17 @@ const FIGURES: &[Figure] = &[
     fig("… p99 (ms)", "http_running_p99", Some("http_running_p99"), Target::None, 2),
     fig("… server CPU per call (µs)", "http_running_cpu_us", Some("http_running_cpu_us"), Target::None, 0),
     fig("… server context switches per call", "http_running_cs", Some("http_running_cs"), Target::AtMost(1.5), 2),
+    fig("… of which voluntary (waits, hand-offs)", "http_running_vcs", Some("http_running_vcs"), Target::None, 2),
     fig("HTTP get_task_result, finished and saved task (calls/s)", "http_finished_rate", Some("http_running_rate"), Target::RatioAtLeast(1.2), 0),
     fig("… p99 (ms)", "http_finished_p99", Some("http_running_p99"), Target::None, 2),
     fig("… server CPU per call (µs)", "http_finished_cpu_us", Some("http_running_cpu_us"), Target::None, 0),
     fig("… server context switches per call", "http_finished_cs", Some("http_running_cs"), Target::None, 2),
+    fig("… of which voluntary (waits, hand-offs)", "http_finished_vcs", Some("http_running_vcs"), Target::None, 2),
     fig("HTTP generate_transition_video, tiny frames (calls/s)", "http_generate_rate", None, Target::AtLeast(6000.0), 0),
     fig("… p99 (ms)", "http_generate_p99", None, Target::AtMost(15.0), 2),
     fig("… server CPU per call (µs)", "http_generate_cpu_us", None, Target::None, 0),
     fig("… server context switches per call", "http_generate_cs", None, Target::None, 2),
+    fig("… of which voluntary (waits, hand-offs)", "http_generate_vcs", None, Target::None, 2),
 ];
 
 /// How much each round measures.
@@ -445,6 +448,10 @@ fn record(kind: &str, mut result: RoundResult, out: &mut Round) {
     out.insert(
         format!("http_{kind}_cs"),
         result.context_switches as f64 / calls,
+    );
+    out.insert(
+        format!("http_{kind}_vcs"),
+        result.voluntary_switches as f64 / calls,
     );
 }
 

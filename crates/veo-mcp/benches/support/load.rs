@@ -161,6 +161,9 @@ pub struct RoundResult {
     pub cpu_load: f64,
     /// Context switches (voluntary and not) of the server processes' threads.
     pub context_switches: u64,
+    /// Of those, the voluntary ones: a thread waiting (a hand-off, a worker parking), not
+    /// preempted.
+    pub voluntary_switches: u64,
 }
 
 /// Counters read at the start and the end of a measured window.
@@ -173,6 +176,7 @@ pub struct Snapshot {
     pub cpu_mock: f64,
     pub cpu_load: f64,
     pub context_switches: u64,
+    pub voluntary_switches: u64,
 }
 
 impl Snapshot {
@@ -187,14 +191,22 @@ impl Snapshot {
             cpu_database: process_cpu("postgres"),
             cpu_mock: thread_cpu("mock"),
             cpu_load: thread_cpu("loadgen"),
-            context_switches: server_pids.iter().map(|pid| context_switches(*pid)).sum(),
+            context_switches: server_pids
+                .iter()
+                .map(|pid| context_switches(*pid, false))
+                .sum(),
+            voluntary_switches: server_pids
+                .iter()
+                .map(|pid| context_switches(*pid, true))
+                .sum(),
         }
     }
 }
 
-/// Context switches, voluntary and not, of the live threads of process `pid` so far (from
-/// `/proc/PID/task/*/status`; a thread that has exited is no longer counted).
-pub fn context_switches(pid: u32) -> u64 {
+/// Context switches of the live threads of process `pid` so far (from
+/// `/proc/PID/task/*/status`; a thread that has exited is no longer counted): both kinds, or
+/// with `voluntary_only` the voluntary ones.
+pub fn context_switches(pid: u32, voluntary_only: bool) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten()
@@ -203,7 +215,10 @@ pub fn context_switches(pid: u32) -> u64 {
         .flat_map(|status| {
             status
                 .lines()
-                .filter(|l| l.contains("ctxt_switches:"))
+                .filter(|l| {
+                    l.starts_with("voluntary_ctxt_switches:")
+                        || (!voluntary_only && l.starts_with("nonvoluntary_ctxt_switches:"))
+                })
                 .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
                 .collect::<Vec<_>>()
         })
@@ -336,6 +351,9 @@ pub fn drive_spread(
             cpu_mock: stop.cpu_mock - start.cpu_mock,
             cpu_load: stop.cpu_load - start.cpu_load,
             context_switches: stop.context_switches.saturating_sub(start.context_switches),
+            voluntary_switches: stop
+                .voluntary_switches
+                .saturating_sub(start.voluntary_switches),
         }
     })
 }
