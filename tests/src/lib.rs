@@ -113,6 +113,26 @@ pub fn task_id(result: &CallToolResult) -> String {
         .to_string()
 }
 
+/// Serves `server` over streamable HTTP (default options) on a free loopback port; cancel the
+/// token to stop it.
+pub async fn serve_http(server: VeoServer) -> (SocketAddr, tokio_util::sync::CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        veo_mcp::transport::serve_http_on(
+            listener,
+            server,
+            &veo_mcp::transport::HttpOptions::default(),
+            stop,
+        )
+        .await
+        .unwrap()
+    });
+    (addr, shutdown)
+}
+
 /// Starts veo-mock in-process on a free port.
 pub async fn mock(config: veo_mock::MockConfig) -> veo_mock::MockServer {
     veo_mock::MockServer::start(config)

@@ -133,17 +133,8 @@ async fn an_rmcp_http_client_lists_the_tools_with_a_token() {
 
 /// Starts veo-mcp over HTTP in front of `mock`.
 async fn start_in_front_of(mock: &veo_mock::MockServer) -> (SocketAddr, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await;
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        serve_http_on(listener, server, &HttpOptions::default(), stop)
-            .await
-            .unwrap()
-    });
-    (addr, shutdown)
+    veo_tests::serve_http(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
+        .await
 }
 
 #[tokio::test]

@@ -11,12 +11,10 @@ use rmcp::model::{
 use rmcp::service::RunningService;
 use rmcp::{ClientHandler, RoleClient};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 use veo_mcp::VeoServer;
 use veo_mcp::links::VideoLinks;
 use veo_mcp::mcp::player::{EXTENSION_ID, MIME_TYPE, PLAYER_HTML, PLAYER_URI};
-use veo_mcp::transport::{HttpOptions, serve_http_on};
-use veo_tests::{connect_in_process, connect_with, post, rpc_reply};
+use veo_tests::{connect_in_process, connect_with, post, rpc_reply, serve_http};
 
 /// A host that renders MCP App views.
 #[derive(Clone, Default)]
@@ -146,19 +144,6 @@ async fn a_host_without_the_extension_sees_no_player() {
     let listed = client.peer().list_resources(None).await.unwrap();
     assert!(listed.resources.is_empty(), "{:?}", listed.resources);
     client.cancel().await.unwrap();
-}
-
-async fn serve_http(server: VeoServer) -> (SocketAddr, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        serve_http_on(listener, server, &HttpOptions::default(), stop)
-            .await
-            .unwrap()
-    });
-    (addr, shutdown)
 }
 
 /// A stateless 2026-07-28 request from a client with `capabilities`.

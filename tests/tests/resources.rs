@@ -9,13 +9,11 @@ use base64::Engine as _;
 use rmcp::ServiceError;
 use rmcp::model::{ErrorCode, PaginatedRequestParams, ReadResourceRequestParams, ResourceContents};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 use veo_core::TaskResult;
 use veo_mcp::journal::{Begin, NewSubmit};
 use veo_mcp::mcp::resources::{MAX_READ_BYTES, PAGE_TASKS, URI_TEMPLATE, video_uri};
-use veo_mcp::transport::{HttpOptions, serve_http_on};
 use veo_mcp::{Config, VeoServer};
-use veo_tests::{McpClient, connect_in_process, post, rpc_reply};
+use veo_tests::{McpClient, connect_in_process, post, rpc_reply, serve_http};
 
 /// The newest task's prompt: longer than a title.
 const LONG_PROMPT: &str = "A slow dolly shot from the snowy mountain ridge at dawn down into the valley town, where the market opens as the sun rises";
@@ -257,19 +255,6 @@ async fn unknown_malformed_unsaved_and_deleted_videos_are_refused_clearly() {
         "{}",
         error.message
     );
-}
-
-async fn serve_http(server: VeoServer) -> (SocketAddr, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        serve_http_on(listener, server, &HttpOptions::default(), stop)
-            .await
-            .unwrap()
-    });
-    (addr, shutdown)
 }
 
 /// A stateless 2026-07-28 request of `method` with `params` (and `name` in `Mcp-Name`).

@@ -6,21 +6,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use veo_mcp::transport::{HttpOptions, serve_http_on};
 use veo_tests::{config, mock, post, request, rpc_reply, schema_mismatches};
 
 async fn start(mock: &veo_mock::MockServer) -> (SocketAddr, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await;
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        serve_http_on(listener, server, &HttpOptions::default(), stop)
-            .await
-            .unwrap()
-    });
-    (addr, shutdown)
+    veo_tests::serve_http(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
+        .await
 }
 
 /// One stateless 2026-07-28 request from a client whose capabilities are `capabilities`;
