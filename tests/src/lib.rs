@@ -291,6 +291,32 @@ pub async fn rpc_reply(response: reqwest::Response) -> Value {
         .unwrap_or_else(|| panic!("no JSON-RPC reply in {body}"))
 }
 
+/// One stateless 2026-07-28 request of `method` with `params`, as raw JSON-RPC over HTTP to
+/// veo-mcp at `addr`, from a client whose capabilities are `capabilities`; `name` is the
+/// request's `Mcp-Name` header, if its method has one. Returns the whole JSON-RPC reply.
+pub async fn stateless_request(
+    addr: SocketAddr,
+    method: &str,
+    mut params: Value,
+    capabilities: &Value,
+    name: Option<&str>,
+) -> Value {
+    params["_meta"] = serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+    });
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let mut headers = vec![
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", method),
+    ];
+    if let Some(name) = name {
+        headers.push(("mcp-name", name));
+    }
+    rpc_reply(post(addr, body.to_string(), &headers).await).await
+}
+
 /// A stateless 2026-07-28 `tools/call` of `tool` with `arguments`, as raw JSON-RPC over HTTP to
 /// veo-mcp at `addr`, from a client with `capabilities`, carrying `extra` parameters (an
 /// answer to an input request, say). Returns the JSON-RPC `result`.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use veo_mcp::VeoServer;
 use veo_mcp::links::VideoLinks;
 use veo_mcp::mcp::player::{EXTENSION_ID, MIME_TYPE, PLAYER_HTML, PLAYER_URI};
-use veo_tests::{connect_in_process, connect_with, post, rpc_reply, serve_http};
+use veo_tests::{connect_in_process, connect_with, serve_http};
 
 /// A host that renders MCP App views.
 #[derive(Clone, Default)]
@@ -148,18 +148,7 @@ async fn a_host_without_the_extension_sees_no_player() {
 
 /// A stateless 2026-07-28 request from a client with `capabilities`.
 async fn stateless(addr: SocketAddr, method: &str, capabilities: Value, params: Value) -> Value {
-    let mut params = params;
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": capabilities,
-        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-    });
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let headers = [
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", method),
-    ];
-    rpc_reply(post(addr, body.to_string(), &headers).await).await
+    veo_tests::stateless_request(addr, method, params, &capabilities, None).await
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use veo_core::TaskResult;
 use veo_mcp::journal::{Begin, NewSubmit};
 use veo_mcp::mcp::resources::{MAX_READ_BYTES, PAGE_TASKS, URI_TEMPLATE, video_uri};
 use veo_mcp::{Config, VeoServer};
-use veo_tests::{McpClient, connect_in_process, post, rpc_reply, serve_http};
+use veo_tests::{McpClient, connect_in_process, serve_http};
 
 /// The newest task's prompt: longer than a title.
 const LONG_PROMPT: &str = "A slow dolly shot from the snowy mountain ridge at dawn down into the valley town, where the market opens as the sun rises";
@@ -257,22 +257,10 @@ async fn unknown_malformed_unsaved_and_deleted_videos_are_refused_clearly() {
     );
 }
 
-/// A stateless 2026-07-28 request of `method` with `params` (and `name` in `Mcp-Name`).
-async fn stateless(addr: SocketAddr, method: &str, mut params: Value, name: Option<&str>) -> Value {
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-    });
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let mut headers = vec![
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", method),
-    ];
-    if let Some(name) = name {
-        headers.push(("mcp-name", name));
-    }
-    rpc_reply(post(addr, body.to_string(), &headers).await).await
+/// A stateless 2026-07-28 request of `method` with `params` (and `name` in `Mcp-Name`), from a
+/// client that declared nothing.
+async fn stateless(addr: SocketAddr, method: &str, params: Value, name: Option<&str>) -> Value {
+    veo_tests::stateless_request(addr, method, params, &json!({}), name).await
 }
 
 #[tokio::test]

@@ -4,38 +4,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
-use veo_tests::{config, mock, post, request, rpc_reply, schema_mismatches};
+use veo_tests::{config, mock, request, schema_mismatches, stateless_request};
 
 async fn start(mock: &veo_mock::MockServer) -> (SocketAddr, CancellationToken) {
     veo_tests::serve_http(veo_tests::server(config(mock.base_url(), Some(mock.api_key()))).await)
         .await
-}
-
-/// One stateless 2026-07-28 request from a client whose capabilities are `capabilities`;
-/// `name` is the request's `Mcp-Name` header, if its method has one. Returns the JSON-RPC reply.
-async fn rpc(
-    addr: SocketAddr,
-    method: &str,
-    mut params: Value,
-    capabilities: &Value,
-    name: Option<&str>,
-) -> Value {
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": capabilities,
-        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
-    });
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let mut headers = vec![
-        ("mcp-protocol-version", "2026-07-28"),
-        ("mcp-method", method),
-    ];
-    if let Some(name) = name {
-        headers.push(("mcp-name", name));
-    }
-    rpc_reply(post(addr, body.to_string(), &headers).await).await
 }
 
 #[tokio::test]
@@ -50,7 +25,7 @@ async fn a_stateless_http_client_follows_a_generation_as_a_task() {
 
     let generate = "generate_transition_video";
     let call = json!({"name": generate, "arguments": request("a tram crosses the square")});
-    let created = rpc(addr, "tools/call", call.clone(), &tasks, Some(generate)).await;
+    let created = stateless_request(addr, "tools/call", call.clone(), &tasks, Some(generate)).await;
     let created = &created["result"];
     assert_eq!(created["resultType"], "task", "{created}");
     assert_eq!(created["status"], "working");
@@ -59,7 +34,7 @@ async fn a_stateless_http_client_follows_a_generation_as_a_task() {
 
     let mut seen_working = false;
     let completed = loop {
-        let got = rpc(
+        let got = stateless_request(
             addr,
             "tasks/get",
             json!({"taskId": task_id}),
@@ -87,7 +62,7 @@ async fn a_stateless_http_client_follows_a_generation_as_a_task() {
     assert_eq!(result["structuredContent"]["status"], "succeeded");
 
     // The result fits the output schema this client is told.
-    let listed = rpc(addr, "tools/list", json!({}), &tasks, None).await;
+    let listed = stateless_request(addr, "tools/list", json!({}), &tasks, None).await;
     let schema = listed["result"]["tools"]
         .as_array()
         .and_then(|tools| tools.iter().find(|t| t["name"] == generate))
@@ -97,7 +72,7 @@ async fn a_stateless_http_client_follows_a_generation_as_a_task() {
     assert!(problems.is_empty(), "{problems:#?}");
 
     // Cancel is an empty acknowledgement; the task stays completed.
-    let ack = rpc(
+    let ack = stateless_request(
         addr,
         "tasks/cancel",
         json!({"taskId": task_id}),
@@ -106,7 +81,7 @@ async fn a_stateless_http_client_follows_a_generation_as_a_task() {
     )
     .await;
     assert_eq!(ack["result"], json!({"resultType": "complete"}), "{ack}");
-    let again = rpc(
+    let again = stateless_request(
         addr,
         "tasks/get",
         json!({"taskId": task_id}),
@@ -117,7 +92,7 @@ async fn a_stateless_http_client_follows_a_generation_as_a_task() {
     assert_eq!(again["result"]["status"], "completed");
 
     // Without the extension: today's result, and no tasks/get.
-    let plain = rpc(addr, "tools/call", call, &json!({}), Some(generate)).await;
+    let plain = stateless_request(addr, "tools/call", call, &json!({}), Some(generate)).await;
     assert_eq!(
         plain["result"]["structuredContent"]["task_id"],
         task_id.as_str()
@@ -128,7 +103,7 @@ async fn a_stateless_http_client_follows_a_generation_as_a_task() {
             .get("resultType")
             .is_none_or(|t| t != "task")
     );
-    let refused = rpc(
+    let refused = stateless_request(
         addr,
         "tasks/get",
         json!({"taskId": task_id}),
@@ -137,7 +112,7 @@ async fn a_stateless_http_client_follows_a_generation_as_a_task() {
     )
     .await;
     assert_eq!(refused["error"]["code"], -32021, "{refused}");
-    let unknown = rpc(
+    let unknown = stateless_request(
         addr,
         "tasks/get",
         json!({"taskId": "nope"}),
