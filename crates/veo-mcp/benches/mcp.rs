@@ -179,27 +179,8 @@ fn latency(mock: &Mock, dir: &Path) {
     };
     let journal = dir.join("latency-journal.sqlite3").display().to_string();
     let server = StdioServer::spawn(&server_env(mock, dir, &journal));
-    let first = small_frame_base64([250, 120, 0], [10, 10, 80]);
-    let last = small_frame_base64([10, 10, 80], [250, 220, 120]);
-    let submit = |prompt: &str| {
-        let submitted = server.call(
-            "generate_transition_video",
-            json!({"image": first, "last_image": last, "prompt": prompt, "allow_duplicate": true}),
-        );
-        submitted["task_id"].as_str().expect("task id").to_string()
-    };
-    let running = submit("latency, running [mock:processing_ms=86400000]");
-    let finished = submit("latency, finished [mock:duration_ms=1]");
-    std::thread::sleep(Duration::from_millis(50));
     // Let the finished task be saved before timing.
-    let report = server.call(
-        "get_task_result",
-        json!({"task_id": finished, "wait_seconds": 10}),
-    );
-    assert!(
-        report["videos"][0]["saved_path"].is_string(),
-        "saved: {report}"
-    );
+    let (running, finished) = running_and_finished(&server, "latency");
     let warm_up = 300.min(calls);
     println!(
         "\n## get_task_result (wait_seconds 0) over stdio, sequential, {calls} calls after {warm_up} warm-up"

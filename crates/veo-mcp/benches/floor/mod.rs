@@ -301,27 +301,7 @@ fn scratch_or_temp(scratch: &Path) -> PathBuf {
 /// A running task and a finished one whose video is saved, in veo-mcp's journal.
 fn veo_tasks(veo: &Path, env: &[(String, String)]) -> (String, String) {
     let server = StdioServer::spawn_program(veo, env);
-    let first = small_frame_base64([250, 120, 0], [10, 10, 80]);
-    let last = small_frame_base64([10, 10, 80], [250, 220, 120]);
-    let submit = |prompt: &str| {
-        let submitted = server.call(
-            "generate_transition_video",
-            json!({"image": first, "last_image": last, "prompt": prompt, "allow_duplicate": true}),
-        );
-        submitted["task_id"].as_str().expect("task id").to_string()
-    };
-    let running = submit("floor, running [mock:processing_ms=86400000]");
-    let finished = submit("floor, finished [mock:duration_ms=1]");
-    std::thread::sleep(Duration::from_millis(50));
-    let report = server.call(
-        "get_task_result",
-        json!({"task_id": finished, "wait_seconds": 10}),
-    );
-    assert!(
-        report["videos"][0]["saved_path"].is_string(),
-        "saved: {report}"
-    );
-    (running, finished)
+    running_and_finished(&server, "floor")
 }
 
 /// Spawn → `initialize` reply over stdio, in milliseconds.

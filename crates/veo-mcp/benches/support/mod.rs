@@ -217,6 +217,32 @@ pub fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// Submits, through `server`, a task that stays running and one that finishes at once, waits
+/// until the finished one's video is saved, and returns both task ids (`label` marks the prompts).
+pub fn running_and_finished(server: &StdioServer, label: &str) -> (String, String) {
+    let first = small_frame_base64([250, 120, 0], [10, 10, 80]);
+    let last = small_frame_base64([10, 10, 80], [250, 220, 120]);
+    let submit = |prompt: String| {
+        let submitted = server.call(
+            "generate_transition_video",
+            json!({"image": first, "last_image": last, "prompt": prompt, "allow_duplicate": true}),
+        );
+        submitted["task_id"].as_str().expect("task id").to_string()
+    };
+    let running = submit(format!("{label}, running [mock:processing_ms=86400000]"));
+    let finished = submit(format!("{label}, finished [mock:duration_ms=1]"));
+    std::thread::sleep(Duration::from_millis(50));
+    let report = server.call(
+        "get_task_result",
+        json!({"task_id": finished, "wait_seconds": 10}),
+    );
+    assert!(
+        report["videos"][0]["saved_path"].is_string(),
+        "saved: {report}"
+    );
+    (running, finished)
+}
+
 pub fn small_frame_base64(from: [u8; 3], to: [u8; 3]) -> String {
     base64::engine::general_purpose::STANDARD
         .encode(veo_core::sample::gradient_png(64, 36, from, to))
