@@ -72,7 +72,7 @@ async fn setup(out: &std::path::Path) -> VeoServer {
             else {
                 panic!("the submit is recorded");
             };
-            journal.record_submitted(id, &task_id).await.unwrap();
+            journal.record_submitted(id, &task_id, None).await.unwrap();
         }
         journal
             .record_result(&succeeded(&task_id, 1))

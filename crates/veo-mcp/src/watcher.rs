@@ -22,7 +22,7 @@ use veo_core::poll::{Pacing, Polled, poll_until};
 use veo_core::{Client, Error, TaskStatus};
 
 use crate::config::PollTiming;
-use crate::journal::Journal;
+use crate::journal::{Journal, Lease};
 use crate::saver::{Saver, lock};
 
 /// Status queries the watcher makes at the same time, across all tasks.
@@ -209,6 +209,21 @@ impl Watcher {
 
     fn foreground_waits(&self, task_id: &str) -> bool {
         lock(&self.inner.foreground).contains_key(task_id)
+    }
+
+    /// The lease this watcher takes on a task it follows, for a journal write that claims the
+    /// task itself (see [`Watcher::follow_claimed`]).
+    pub fn lease(&self) -> Lease<'_> {
+        Lease {
+            holder: &self.inner.holder,
+            duration: self.inner.lease,
+        }
+    }
+
+    /// Follows `task_id`, just submitted and claimed for this watcher with [`Watcher::lease`]
+    /// in the journal, in the background until it ends and its videos are saved.
+    pub fn follow_claimed(&self, task_id: String) {
+        self.follow_in_background(task_id, self.inner.timing.first);
     }
 
     /// Follows `task_id` (just submitted) in the background until it ends and its videos are

@@ -303,15 +303,22 @@ impl App {
         };
         tracing::info!(%task_id, model = %prepared.request.model, "task submitted");
         // The platform created (and charged for) the task: its id must reach the journal.
-        let recorded = (|| journal.record_submitted(id, &task_id))
+        // The watcher's lease is taken in the same write: one journal write, not two.
+        let watcher = self.inner.watcher.as_ref();
+        let lease = watcher.map(Watcher::lease);
+        let recorded = (|| journal.record_submitted(id, &task_id, lease))
             .retry(config.client.retry.backoff(5))
             .notify(|e, _| tracing::warn!(%task_id, "cannot record the task id yet: {e}"))
             .await;
-        if let Err(e) = recorded {
-            tracing::error!(%task_id, "cannot record the task id: {e}");
-        }
-        if let Some(watcher) = &self.inner.watcher {
-            watcher.watch(task_id.clone());
+        match (watcher, recorded) {
+            (Some(watcher), Ok(())) => watcher.follow_claimed(task_id.clone()),
+            (None, Ok(())) => {}
+            (watcher, Err(e)) => {
+                tracing::error!(%task_id, "cannot record the task id: {e}");
+                if let Some(watcher) = watcher {
+                    watcher.watch(task_id.clone());
+                }
+            }
         }
         Ok(submitted(task_id, false))
     }

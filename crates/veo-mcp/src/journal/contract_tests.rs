@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use veo_core::{EffectiveParameters, TaskResult, TaskStatus};
 
 use super::{
-    Begin, Journal, JournalLocation, JournalStore, NewSubmit, SubmitFailure, SubmitId, SubmitState,
-    TaskEntry, TaskFilter,
+    Begin, Journal, JournalLocation, JournalStore, Lease, NewSubmit, SubmitFailure, SubmitId,
+    SubmitState, TaskEntry, TaskFilter,
 };
 
 /// The variable naming the PostgreSQL server the tests may use (`.ci/run` sets it).
@@ -109,7 +109,7 @@ async fn identical_requests_within_the_window_are_one_task() {
             duplicate(&*j, "f1").await.submit_state,
             SubmitState::Sending
         );
-        j.record_submitted(id, "t-1").await.unwrap();
+        j.record_submitted(id, "t-1", None).await.unwrap();
         let entry = duplicate(&*j, "f1").await;
         assert_eq!(entry.task_id.as_deref(), Some("t-1"));
         assert_eq!(
@@ -132,7 +132,7 @@ async fn identical_requests_within_the_window_are_one_task() {
             Begin::Proceed(_)
         ));
         let id3 = proceed(&*j, "f3").await;
-        j.record_submitted(id3, "t-3").await.unwrap();
+        j.record_submitted(id3, "t-3", None).await.unwrap();
         j.record_result(&result("t-3", "TASK_STATUS_FAILED", 0))
             .await
             .unwrap();
@@ -175,7 +175,7 @@ async fn a_reissued_task_id_does_not_lose_the_new_task() {
         let mut ids = Vec::new();
         for fingerprint in ["old", "new"] {
             let id = proceed(&*j, fingerprint).await;
-            j.record_submitted(id, "same-id").await.unwrap();
+            j.record_submitted(id, "same-id", None).await.unwrap();
             ids.push(id);
         }
         assert_eq!(j.get("same-id").await.unwrap().unwrap().local_id, ids[1]);
@@ -258,7 +258,7 @@ fn a_budget_says_when_a_call_of_this_size_fits_again() {
 async fn pending_tasks_are_those_unfinished_or_unsaved() {
     for j in backends().await {
         let id = proceed(&*j, "f").await;
-        j.record_submitted(id, "t-9").await.unwrap();
+        j.record_submitted(id, "t-9", None).await.unwrap();
         assert_eq!(j.pending(true).await.unwrap(), vec!["t-9".to_string()]);
         j.record_result(&result("t-9", "TASK_STATUS_SUCCEED", 2))
             .await
@@ -309,7 +309,9 @@ async fn each_task_has_one_lease_holder_until_its_lease_runs_out() {
         let mut tasks = Vec::new();
         for n in 0..3 {
             let id = proceed(&*j, &format!("lease-{n}")).await;
-            j.record_submitted(id, &format!("t-{n}")).await.unwrap();
+            j.record_submitted(id, &format!("t-{n}"), None)
+                .await
+                .unwrap();
             tasks.push(format!("t-{n}"));
         }
         // `a` takes two, `b` the one left; neither takes the other's.
@@ -367,11 +369,80 @@ async fn each_task_has_one_lease_holder_until_its_lease_runs_out() {
 }
 
 #[tokio::test]
+async fn a_task_id_recorded_with_a_lease_is_held_from_that_write_on() {
+    const LONG: Duration = Duration::from_secs(600);
+    let lease = |holder| Lease {
+        holder,
+        duration: LONG,
+    };
+    for j in backends().await {
+        let id = proceed(&*j, "leased-0").await;
+        j.record_submitted(id, "leased-0", Some(lease("a")))
+            .await
+            .unwrap();
+        assert!(!j.claim("leased-0", "b", LONG).await.unwrap(), "held by a");
+        assert!(
+            j.claim_pending("b", LONG, true, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            j.claim_pending("a", LONG, true, 10).await.unwrap(),
+            ["leased-0"]
+        );
+        let entry = j.get("leased-0").await.unwrap().unwrap();
+        assert_eq!(entry.submit_state, SubmitState::Submitted);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_submits_are_each_recorded_once_with_their_lease() {
+    const LONG: Duration = Duration::from_secs(600);
+    for j in backends().await {
+        let submits = (0..48).map(|n| {
+            let j = j.clone();
+            tokio::spawn(async move {
+                let id = proceed(&*j, &format!("many-{n}")).await;
+                let holder = format!("h{}", n % 3);
+                let lease = Lease {
+                    holder: &holder,
+                    duration: LONG,
+                };
+                j.record_submitted(id, &format!("many-{n}"), Some(lease))
+                    .await
+                    .unwrap();
+            })
+        });
+        for submit in submits.collect::<Vec<_>>() {
+            submit.await.unwrap();
+        }
+        for h in 0..3 {
+            let held = j
+                .claim_pending(&format!("h{h}"), LONG, true, 100)
+                .await
+                .unwrap();
+            let mut expected: Vec<String> = (0..48)
+                .filter(|n| n % 3 == h)
+                .map(|n| format!("many-{n}"))
+                .collect();
+            let mut held_sorted = held.clone();
+            held_sorted.sort();
+            expected.sort();
+            assert_eq!(held_sorted, expected, "holder h{h}");
+        }
+        assert_eq!(j.list(None, 100).await.unwrap().len(), 48);
+    }
+}
+
+#[tokio::test]
 async fn holders_claiming_at_once_never_share_a_task() {
     for j in backends().await {
         for n in 0..40 {
             let id = proceed(&*j, &format!("race-{n}")).await;
-            j.record_submitted(id, &format!("r-{n}")).await.unwrap();
+            j.record_submitted(id, &format!("r-{n}"), None)
+                .await
+                .unwrap();
         }
         let claims = (0..4).map(|h| {
             let j = j.clone();
@@ -409,7 +480,7 @@ async fn saved_entries_are_listed_newest_first_a_page_at_a_time() {
         for n in 1..=4 {
             let task = format!("s-{n}");
             let id = proceed(&*j, &format!("f{n}")).await;
-            j.record_submitted(id, &task).await.unwrap();
+            j.record_submitted(id, &task, None).await.unwrap();
             j.record_result(&result(&task, "TASK_STATUS_SUCCEED", 1))
                 .await
                 .unwrap();

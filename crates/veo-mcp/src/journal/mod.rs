@@ -255,6 +255,16 @@ pub enum Begin {
     OverBudget(Spend),
 }
 
+/// A lease on a task: `holder` follows it, and no other holder claims it, for `duration`
+/// from the moment it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lease<'a> {
+    /// Who holds it (a watcher's name).
+    pub holder: &'a str,
+    /// How long it lasts unless renewed.
+    pub duration: Duration,
+}
+
 /// A ceiling on the seconds of video submitted within a rolling period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
@@ -372,7 +382,14 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     /// Records the task id the platform gave a submit. Should an older entry hold the same id
     /// (the platform issued it again: a restarted local mock does), the older one keeps its
     /// history under `<id>~superseded-<local id>`, so the new, paid task is never unrecorded.
-    async fn record_submitted(&self, id: SubmitId, task_id: &str) -> Result<(), JournalError>;
+    /// With `lease`, the task is claimed for its holder in the same write (as
+    /// [`JournalStore::claim`] would, for a task nobody holds yet).
+    async fn record_submitted(
+        &self,
+        id: SubmitId,
+        task_id: &str,
+        lease: Option<Lease<'_>>,
+    ) -> Result<(), JournalError>;
 
     /// Records that a submit got no task id, and whether a task may exist anyway.
     async fn record_submit_failed(

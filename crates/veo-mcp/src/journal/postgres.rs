@@ -30,8 +30,8 @@ pub use url::PostgresUrl;
 
 use super::stored::{INTERRUPTED, duration_ms, millis, parameters_text, submit_failure_state};
 use super::{
-    Begin, Budget, JournalError, JournalStore, NewSubmit, SubmitFailure, SubmitId, TaskEntry,
-    TaskFilter,
+    Begin, Budget, JournalError, JournalStore, Lease, NewSubmit, SubmitFailure, SubmitId,
+    TaskEntry, TaskFilter,
 };
 
 /// Longest wait for a new connection, and for a free one from the pool.
@@ -185,7 +185,14 @@ impl JournalStore for PostgresJournal {
         .await
     }
 
-    async fn record_submitted(&self, id: SubmitId, task_id: &str) -> Result<(), JournalError> {
+    async fn record_submitted(
+        &self,
+        id: SubmitId,
+        task_id: &str,
+        lease: Option<Lease<'_>>,
+    ) -> Result<(), JournalError> {
+        let holder = lease.map(|lease| lease.holder);
+        let lease = lease.map(|lease| duration_ms(lease.duration));
         self.bounded(async {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
@@ -194,9 +201,12 @@ impl JournalStore for PostgresJournal {
                 &[&id.0, &task_id],
             )
             .await?;
-            tx.execute(&tx.prepare_cached("UPDATE veo_submits SET submit_state = 'submitted', task_id = $2, updated_at = $3
-                 WHERE id = $1").await?,
-                &[&id.0, &task_id, &millis(SystemTime::now())],
+            tx.execute(&tx.prepare_cached(&format!(
+                    "UPDATE veo_submits SET submit_state = 'submitted', task_id = $2, updated_at = $3,
+                     lease_holder = COALESCE($4, lease_holder),
+                     lease_until = COALESCE({NOW_MS} + $5, lease_until)
+                     WHERE id = $1")).await?,
+                &[&id.0, &task_id, &millis(SystemTime::now()), &holder, &lease],
             )
             .await?;
             tx.commit().await?;

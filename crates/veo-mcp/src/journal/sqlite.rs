@@ -9,18 +9,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use veo_core::{ClosedSet as _, TaskResult, TaskStatus};
 
 mod rows;
 mod schema;
+mod thread;
 
 use rows::{load_entry, spending};
 
 use super::stored::{INTERRUPTED, duration_ms, millis, parameters_text, submit_failure_state};
 use super::{
-    Begin, Budget, JournalError, JournalLocation, JournalStore, NewSubmit, SubmitFailure, SubmitId,
-    TaskEntry, TaskFilter,
+    Begin, Budget, JournalError, JournalLocation, JournalStore, Lease, NewSubmit, SubmitFailure,
+    SubmitId, TaskEntry, TaskFilter,
 };
 use schema::{migrate, setup_retrying};
 
@@ -41,12 +42,9 @@ const PENDING: &str = "s.created_at > CAST(unixepoch('now') AS INTEGER) * 1000 -
          NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id)
          OR EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = s.id AND v.path IS NULL))))";
 
-/// A unit of work for the journal's thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
-
 /// The SQLite backend of [`JournalStore`].
 pub struct SqliteJournal {
-    jobs: std::sync::mpsc::Sender<Job>,
+    jobs: thread::Jobs,
     location: Arc<str>,
     /// What this process last recorded of each task (see `RecentResults`).
     recent: super::stored::RecentResults,
@@ -85,16 +83,11 @@ impl SqliteJournal {
         .map_err(|e| fail(e.to_string()))?;
         setup_retrying(&conn).map_err(|e| fail(e.to_string()))?;
         migrate(&conn).map_err(fail)?;
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let (jobs, queue) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("veo-journal".into())
-            .spawn(move || {
-                let mut conn = conn;
-                // Ends when the journal is dropped.
-                while let Ok(job) = queue.recv() {
-                    job(&mut conn);
-                }
-            })
+            // Ends when the journal is dropped.
+            .spawn(move || thread::serve(conn, queue))
             .map_err(|e| fail(format!("cannot start the journal thread: {e}")))?;
         Ok(SqliteJournal {
             recent: Default::default(),
@@ -103,25 +96,42 @@ impl SqliteJournal {
         })
     }
 
-    async fn run<T, F>(&self, f: F) -> Result<T, JournalError>
+    /// Runs `f`, which only reads, on the journal's thread.
+    async fn read<T, F>(&self, f: F) -> Result<T, JournalError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.run(false, f).await
+    }
+
+    /// Runs `f` on the journal's thread inside a write transaction (shared with the writes
+    /// queued at the same moment); answers once it is committed. `f` failing undoes what it
+    /// wrote, and only that.
+    async fn write<T, F>(&self, f: F) -> Result<T, JournalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        self.run(true, f).await
+    }
+
+    async fn run<T, F>(&self, writes: bool, f: F) -> Result<T, JournalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let _ = reply.send(f(conn));
-        });
         let fail = |message: String| JournalError {
             location: self.location.to_string(),
             message,
         };
         self.jobs
-            .send(job)
+            .send(Box::new(thread::Operation::new(writes, f, reply)))
             .map_err(|_| fail("the journal thread has stopped".into()))?;
         match answer.await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => Err(fail(e.to_string())),
+            Ok(Err(message)) => Err(fail(message)),
             Err(_) => Err(fail("the journal operation was abandoned".into())),
         }
     }
@@ -136,7 +146,7 @@ impl JournalStore for SqliteJournal {
     ) -> Result<usize, JournalError> {
         let cutoff = millis(SystemTime::now()) - duration_ms(older_than);
         let sending: Vec<(i64, Option<String>, i64)> = self
-            .run(|c| {
+            .read(|c| {
                 c.prepare_cached(
                     "SELECT id, owner, created_at FROM submits WHERE submit_state = 'sending'",
                 )?
@@ -151,7 +161,7 @@ impl JournalStore for SqliteJournal {
             })
             .map(|(id, _, _)| id)
             .collect();
-        self.run(move |c| {
+        self.write(move |c| {
             let now = millis(SystemTime::now());
             let mut marked = 0;
             for id in interrupted {
@@ -183,27 +193,25 @@ impl JournalStore for SqliteJournal {
             location: self.location.to_string(),
             message,
         })?;
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(move |c| {
             let duplicate: Option<i64> = if allow_duplicate {
                 None
             } else {
-                tx.prepare_cached(FIND_DUPLICATE)?
+                c.prepare_cached(FIND_DUPLICATE)?
                     .query_row(params![new.fingerprint, since], |row| row.get(0))
                     .optional()?
             };
             if let Some(id) = duplicate {
-                let entry = load_entry(&tx, id)?;
-                tx.commit()?;
+                let entry = load_entry(c, id)?;
                 return Ok(Begin::Duplicate(Box::new(entry)));
             }
             if let Some(budget) = budget {
-                let spent = spending(&tx, now.checked_sub(budget.period).unwrap_or(UNIX_EPOCH))?;
+                let spent = spending(c, now.checked_sub(budget.period).unwrap_or(UNIX_EPOCH))?;
                 if let Err(spend) = budget.check(&spent, seconds, now) {
                     return Ok(Begin::OverBudget(spend));
                 }
             }
-            tx.prepare_cached(
+            c.prepare_cached(
                 "INSERT INTO submits (fingerprint, model, prompt, parameters, video_seconds, created_at, updated_at, submit_state, owner)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 'sending', ?7)",
             )?
@@ -216,8 +224,7 @@ impl JournalStore for SqliteJournal {
                 millis(now),
                 new.owner
             ])?;
-            let id = tx.last_insert_rowid();
-            tx.commit()?;
+            let id = c.last_insert_rowid();
             Ok(Begin::Proceed(SubmitId(id)))
         })
         .await
@@ -230,7 +237,7 @@ impl JournalStore for SqliteJournal {
     ) -> Result<Option<TaskEntry>, JournalError> {
         let fingerprint = fingerprint.to_string();
         let since = millis(SystemTime::now()) - duration_ms(window);
-        self.run(move |c| {
+        self.read(move |c| {
             let id: Option<i64> = c
                 .prepare_cached(FIND_DUPLICATE)?
                 .query_row(params![fingerprint, since], |row| row.get(0))
@@ -241,23 +248,38 @@ impl JournalStore for SqliteJournal {
     }
 
     async fn spending(&self, since: SystemTime) -> Result<Vec<(SystemTime, u64)>, JournalError> {
-        self.run(move |c| spending(c, since)).await
+        self.read(move |c| spending(c, since)).await
     }
 
-    async fn record_submitted(&self, id: SubmitId, task_id: &str) -> Result<(), JournalError> {
+    async fn record_submitted(
+        &self,
+        id: SubmitId,
+        task_id: &str,
+        lease: Option<Lease<'_>>,
+    ) -> Result<(), JournalError> {
         let task_id = task_id.to_string();
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.prepare_cached(
+        let holder = lease.map(|lease| lease.holder.to_string());
+        let lease = lease.map(|lease| duration_ms(lease.duration));
+        self.write(move |c| {
+            c.prepare_cached(
                 "UPDATE submits SET task_id = task_id || '~superseded-' || id
                  WHERE task_id = ?2 AND id != ?1",
             )?
             .execute(params![id.0, task_id])?;
-            tx.prepare_cached(
-                "UPDATE submits SET submit_state = 'submitted', task_id = ?2, updated_at = ?3 WHERE id = ?1",
+            let now = millis(SystemTime::now());
+            c.prepare_cached(
+                "UPDATE submits SET submit_state = 'submitted', task_id = ?2, updated_at = ?3,
+                 lease_holder = COALESCE(?4, lease_holder), lease_until = COALESCE(?5, lease_until)
+                 WHERE id = ?1",
             )?
-            .execute(params![id.0, task_id, millis(SystemTime::now())])?;
-            tx.commit()
+            .execute(params![
+                id.0,
+                task_id,
+                now,
+                holder,
+                lease.map(|ms| now + ms)
+            ])?;
+            Ok(())
         })
         .await
     }
@@ -270,7 +292,7 @@ impl JournalStore for SqliteJournal {
     ) -> Result<(), JournalError> {
         let state = submit_failure_state(failure);
         let detail = detail.to_string();
-        self.run(move |c| {
+        self.write(move |c| {
             c.prepare_cached(
                 "UPDATE submits SET submit_state = ?2, submit_error = ?3, detail = ?3, updated_at = ?4 WHERE id = ?1",
             )?
@@ -305,7 +327,7 @@ impl JournalStore for SqliteJournal {
         let task_id = task_id.to_string();
         let url = url.to_string();
         let path = path.display().to_string();
-        self.run(move |c| {
+        self.write(move |c| {
             let now = millis(SystemTime::now());
             let changed = c
                 .prepare_cached(
@@ -336,7 +358,7 @@ impl JournalStore for SqliteJournal {
 
     async fn record_save_failed(&self, task_id: &str, error: &str) -> Result<(), JournalError> {
         let (task_id, error) = (task_id.to_string(), error.to_string());
-        self.run(move |c| {
+        self.write(move |c| {
             c.prepare_cached(
                 "UPDATE submits SET save_error = ?2, updated_at = ?3 WHERE task_id = ?1
                  AND (NOT EXISTS (SELECT 1 FROM videos v WHERE v.submit_id = submits.id)
@@ -350,7 +372,7 @@ impl JournalStore for SqliteJournal {
 
     async fn get(&self, task_id: &str) -> Result<Option<TaskEntry>, JournalError> {
         let task_id = task_id.to_string();
-        self.run(move |c| {
+        self.read(move |c| {
             let id: Option<i64> = c
                 .prepare_cached("SELECT id FROM submits WHERE task_id = ?1")?
                 .query_row(params![task_id], |r| r.get(0))
@@ -361,7 +383,7 @@ impl JournalStore for SqliteJournal {
     }
 
     async fn get_local(&self, id: SubmitId) -> Result<Option<TaskEntry>, JournalError> {
-        self.run(move |c| load_entry(c, id.0).optional()).await
+        self.read(move |c| load_entry(c, id.0).optional()).await
     }
 
     async fn list(
@@ -370,7 +392,7 @@ impl JournalStore for SqliteJournal {
         limit: u32,
     ) -> Result<Vec<TaskEntry>, JournalError> {
         let filter = filter.map(TaskFilter::as_str);
-        self.run(move |c| {
+        self.read(move |c| {
             let ids: Vec<i64> = {
                 let mut stmt = c.prepare_cached(
                     "SELECT id FROM submits
@@ -391,7 +413,7 @@ impl JournalStore for SqliteJournal {
         limit: u32,
     ) -> Result<Vec<TaskEntry>, JournalError> {
         let before = before.map(|id| id.0);
-        self.run(move |c| {
+        self.read(move |c| {
             let ids: Vec<i64> = c
                 .prepare_cached(
                     "SELECT s.id FROM submits s WHERE (?1 IS NULL OR s.id < ?1) AND EXISTS
@@ -406,7 +428,7 @@ impl JournalStore for SqliteJournal {
     }
 
     async fn pending(&self, saving: bool) -> Result<Vec<String>, JournalError> {
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT s.task_id FROM submits s WHERE {PENDING} ORDER BY s.id"
             ))?
@@ -424,15 +446,14 @@ impl JournalStore for SqliteJournal {
         limit: u32,
     ) -> Result<Vec<String>, JournalError> {
         let holder = holder.to_string();
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(move |c| {
             // The clock is read once the lock is held: waiting for it must not shorten leases.
             let now = millis(SystemTime::now());
-            tx.prepare_cached(&format!(
+            c.prepare_cached(&format!(
                 "UPDATE submits AS s SET lease_until = ?3 WHERE {PENDING} AND s.lease_holder = ?2"
             ))?
             .execute(params![saving, holder, now + duration_ms(lease)])?;
-            tx.prepare_cached(&format!(
+            c.prepare_cached(&format!(
                 "UPDATE submits SET lease_holder = ?2, lease_until = ?4 WHERE id IN (
                      SELECT s.id FROM submits s WHERE {PENDING}
                        AND (s.lease_until IS NULL OR s.lease_until <= ?3)
@@ -445,14 +466,13 @@ impl JournalStore for SqliteJournal {
                 now + duration_ms(lease),
                 i64::from(limit)
             ])?;
-            let held: Vec<String> = tx
+            let held: Vec<String> = c
                 .prepare_cached(&format!(
                     "SELECT s.task_id FROM submits s WHERE {PENDING} AND s.lease_holder = ?2
                      ORDER BY s.id"
                 ))?
                 .query_map(params![saving, holder], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            tx.commit()?;
             Ok(held)
         })
         .await
@@ -465,17 +485,15 @@ impl JournalStore for SqliteJournal {
         lease: Duration,
     ) -> Result<bool, JournalError> {
         let (task_id, holder) = (task_id.to_string(), holder.to_string());
-        self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.write(move |c| {
             // The clock is read once the lock is held: waiting for it must not shorten the lease.
             let now = millis(SystemTime::now());
-            let changed = tx
+            let changed = c
                 .prepare_cached(
                     "UPDATE submits SET lease_holder = ?2, lease_until = ?4 WHERE task_id = ?1
                      AND (lease_until IS NULL OR lease_until <= ?3 OR lease_holder = ?2)",
                 )?
                 .execute(params![task_id, holder, now, now + duration_ms(lease)])?;
-            tx.commit()?;
             Ok(changed == 1)
         })
         .await
@@ -483,7 +501,7 @@ impl JournalStore for SqliteJournal {
 
     async fn release(&self, task_id: &str, holder: &str) -> Result<(), JournalError> {
         let (task_id, holder) = (task_id.to_string(), holder.to_string());
-        self.run(move |c| {
+        self.write(move |c| {
             c.prepare_cached(
                 "UPDATE submits SET lease_holder = NULL, lease_until = NULL
                  WHERE task_id = ?1 AND lease_holder = ?2",
@@ -496,7 +514,7 @@ impl JournalStore for SqliteJournal {
 
     async fn release_all(&self, holder: &str) -> Result<usize, JournalError> {
         let holder = holder.to_string();
-        self.run(move |c| {
+        self.write(move |c| {
             c.prepare_cached(
                 "UPDATE submits SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = ?1",
             )?
@@ -506,7 +524,7 @@ impl JournalStore for SqliteJournal {
     }
 
     async fn check(&self) -> Result<(), JournalError> {
-        self.run(|c| {
+        self.read(|c| {
             c.prepare_cached("SELECT count(*) FROM submits")?
                 .query_row([], |_| Ok(()))
         })
@@ -518,43 +536,36 @@ impl SqliteJournal {
     /// Records `result` in the database (see [`JournalStore::record_result`]).
     async fn record_result_now(&self, result: &TaskResult) -> Result<(), JournalError> {
         let result = result.clone();
-        self.run(move |c| {
+        self.write(move |c| {
             let status = result.status.as_str();
             let progress = result.progress_percent.map(i64::from);
-            // The common case, a poll that saw nothing new, is one cached read and no write.
-            let known: Option<(Option<String>, Option<i64>)> = c
-                .prepare_cached("SELECT status, progress FROM submits WHERE task_id = ?1")?
-                .query_row(params![result.task_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((old_status, old_progress)) = known
-                && old_status.as_deref() == Some(status)
-                && old_progress == progress
-                && result.videos.is_empty()
-                && result.status != TaskStatus::Failed
-            {
-                return Ok(());
-            }
-            // IMMEDIATE: a read that turns into a write inside a deferred transaction fails at
-            // once (without waiting out the busy timeout) when another process wrote meanwhile.
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row: Option<(i64, Option<String>, Option<i64>)> = tx
+            let row: Option<(i64, Option<String>, Option<i64>)> = c
                 .prepare_cached("SELECT id, status, progress FROM submits WHERE task_id = ?1")?
                 .query_row(params![result.task_id], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .optional()?;
+            // The common case, a poll that saw nothing new, is one cached read and no write.
+            if let Some((_, old_status, old_progress)) = &row
+                && old_status.as_deref() == Some(status)
+                && *old_progress == progress
+                && result.videos.is_empty()
+                && result.status != TaskStatus::Failed
+            {
+                return Ok(());
+            }
             let now = millis(SystemTime::now());
             let (id, old_status, old_progress) = match row {
                 Some(row) => row,
                 None => {
                     // A task this journal did not submit (another tool, an older journal):
                     // adopt it, so its status and saved files are kept too.
-                    tx.prepare_cached(
+                    c.prepare_cached(
                         "INSERT INTO submits (fingerprint, model, prompt, parameters, created_at, updated_at, submit_state, task_id)
                          VALUES ('', '', '', 'null', ?1, ?1, 'submitted', ?2)",
                     )?
                     .execute(params![now, result.task_id])?;
-                    (tx.last_insert_rowid(), None, None)
+                    (c.last_insert_rowid(), None, None)
                 }
             };
             let reason = result
@@ -563,11 +574,11 @@ impl SqliteJournal {
                 .filter(|_| result.status == TaskStatus::Failed);
             if old_status.as_deref() != Some(status) || old_progress != progress || reason.is_some()
             {
-                tx.prepare_cached(
+                c.prepare_cached(
                     "INSERT INTO status_events (submit_id, at, status, platform_status, progress) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![id, now, status, result.raw_status, progress])?;
-                tx.prepare_cached(
+                c.prepare_cached(
                     "UPDATE submits SET status = ?2, progress = COALESCE(?3, progress),
                      failure_reason = COALESCE(?4, failure_reason), detail = COALESCE(?4, detail),
                      updated_at = ?5 WHERE id = ?1",
@@ -575,13 +586,13 @@ impl SqliteJournal {
                 .execute(params![id, status, progress, reason, now])?;
             }
             for (idx, video) in result.videos.iter().enumerate() {
-                tx.prepare_cached(
+                c.prepare_cached(
                     "INSERT INTO videos (submit_id, idx, url, expires_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (submit_id, idx) DO UPDATE SET url = excluded.url, expires_at = excluded.expires_at",
                 )?
                 .execute(params![id, idx as i64, video.url, video.expires_at.map(millis)])?;
             }
-            tx.commit()
+            Ok(())
         })
         .await
     }

@@ -129,7 +129,7 @@ async fn tasks_older_than_the_horizon_are_not_followed() {
             Begin::Proceed(id) => id,
             other => panic!("{other:?}"),
         };
-        one.record_submitted(id, fingerprint).await.unwrap();
+        one.record_submitted(id, fingerprint, None).await.unwrap();
     }
     let c = one.pool.get().await.unwrap();
     c.execute(

@@ -11,7 +11,7 @@ async fn a_journal_file_is_created_with_its_directory_and_keeps_everything() {
     let location = JournalLocation::File(dir.path().join("sub/journal.sqlite3"));
     let j = SqliteJournal::open(&location).unwrap();
     let id = proceed(&j, "f").await;
-    j.record_submitted(id, "t-9").await.unwrap();
+    j.record_submitted(id, "t-9", None).await.unwrap();
     j.record_result(&result("t-9", "TASK_STATUS_SUCCEED", 1))
         .await
         .unwrap();
@@ -150,7 +150,7 @@ async fn processes_claiming_one_file_at_once_never_share_a_task() {
     for n in 0..40 {
         let id = proceed(&*journals[0], &format!("race-{n}")).await;
         journals[0]
-            .record_submitted(id, &format!("r-{n}"))
+            .record_submitted(id, &format!("r-{n}"), None)
             .await
             .unwrap();
     }
@@ -187,7 +187,7 @@ async fn tasks_older_than_the_horizon_are_not_followed() {
     let j = SqliteJournal::open(&location).unwrap();
     for fingerprint in ["old", "new"] {
         let id = proceed(&j, fingerprint).await;
-        j.record_submitted(id, fingerprint).await.unwrap();
+        j.record_submitted(id, fingerprint, None).await.unwrap();
     }
     let eight_days_ago = millis(SystemTime::now() - Duration::from_secs(8 * 24 * 3600));
     Connection::open(dir.path().join("journal.sqlite3"))
