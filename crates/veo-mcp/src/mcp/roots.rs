@@ -34,18 +34,22 @@ pub async fn with_client_roots(
     let declared = context
         .client_capabilities()
         .is_some_and(|c| c.roots.is_some());
+    // A client over HTTP is on another machine: its directories are not this one's to share.
+    let remote = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .is_some();
+    if stateless || !declared || remote {
+        return policy;
+    }
+    // Looked at last: telling a path from inline data reads the frame.
     let local_file = frames.into_iter().flatten().any(|frame| {
         matches!(
             veo_core::image::classify(frame),
             Ok(veo_core::image::FrameInput::File(_))
         )
     });
-    // A client over HTTP is on another machine: its directories are not this one's to share.
-    let remote = context
-        .extensions
-        .get::<axum::http::request::Parts>()
-        .is_some();
-    if stateless || !declared || !local_file || remote {
+    if !local_file {
         return policy;
     }
     match tokio::time::timeout(LIST_WITHIN, context.peer.list_roots()).await {
