@@ -34,18 +34,21 @@ pub async fn with_client_roots(
     let declared = context
         .client_capabilities()
         .is_some_and(|c| c.roots.is_some());
-    let local_file = frames.into_iter().flatten().any(|frame| {
-        matches!(
-            veo_core::image::classify(frame),
-            Ok(veo_core::image::FrameInput::File(_))
-        )
-    });
+    // Classifying scans each frame string (Base64 can be megabytes): only when it decides.
+    let local_file = || {
+        frames.into_iter().flatten().any(|frame| {
+            matches!(
+                veo_core::image::classify(frame),
+                Ok(veo_core::image::FrameInput::File(_))
+            )
+        })
+    };
     // A client over HTTP is on another machine: its directories are not this one's to share.
     let remote = context
         .extensions
         .get::<axum::http::request::Parts>()
         .is_some();
-    if stateless || !declared || !local_file || remote {
+    if stateless || !declared || remote || !local_file() {
         return policy;
     }
     match tokio::time::timeout(LIST_WITHIN, context.peer.list_roots()).await {
