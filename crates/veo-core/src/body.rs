@@ -191,9 +191,10 @@ impl RequestBody {
     /// included: two requests with the same fingerprint ask the platform for the same video,
     /// whichever form (file, Base64, data URL) their frames were given in.
     ///
-    /// Each frame's raw bytes are hashed on their own, both frames at once and off the async
-    /// threads (files are read for it, not encoded); the endpoint, the body's JSON parts and each
-    /// frame's length and digest are then hashed together.
+    /// Each frame's raw bytes are hashed on their own with BLAKE3 (several times faster than
+    /// SHA-256 on 20 MB frames), both frames at once and off the async threads (files are read
+    /// for it, not encoded); the endpoint, the body's JSON parts and each frame's length and
+    /// digest are then hashed together with SHA-256.
     pub async fn fingerprint(&self, endpoint: &str) -> std::io::Result<String> {
         use sha2::Digest as _;
         let digests =
@@ -216,16 +217,16 @@ impl RequestBody {
 }
 
 impl Part {
-    /// For a frame, its length in bytes and the SHA-256 of its raw bytes; `None` for JSON.
+    /// For a frame, its length in bytes and the BLAKE3 hash of its raw bytes; `None` for JSON.
     async fn content_digest(&self) -> std::io::Result<Option<(u64, [u8; 32])>> {
         match self {
             Part::Json(_) => Ok(None),
             Part::Base64 { raw, .. } if raw.len() <= HASH_INLINE_MAX => {
-                Ok(Some((raw.len() as u64, sha256(raw))))
+                Ok(Some((raw.len() as u64, *blake3::hash(raw).as_bytes())))
             }
             Part::Base64 { raw, .. } => {
                 let (len, raw) = (raw.len() as u64, raw.clone());
-                let digest = tokio::task::spawn_blocking(move || sha256(&raw))
+                let digest = tokio::task::spawn_blocking(move || *blake3::hash(&raw).as_bytes())
                     .await
                     .map_err(std::io::Error::other)?;
                 Ok(Some((len, digest)))
@@ -252,15 +253,9 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).into()
-}
-
-/// The SHA-256 of a file's bytes; an error if it is no longer `len` bytes long.
+/// The BLAKE3 hash of a file's bytes; an error if it is no longer `len` bytes long.
 fn hash_file(path: &std::path::Path, len: u64) -> std::io::Result<[u8; 32]> {
-    use sha2::Digest as _;
-    let mut hash = sha2::Sha256::new();
+    let mut hash = blake3::Hasher::new();
     let mut file = std::fs::File::open(path)?;
     let mut buf = vec![0u8; 256 * 1024];
     let mut seen = 0u64;
@@ -278,7 +273,7 @@ fn hash_file(path: &std::path::Path, len: u64) -> std::io::Result<[u8; 32]> {
             path.display()
         )));
     }
-    Ok(hash.finalize().into())
+    Ok(*hash.finalize().as_bytes())
 }
 
 fn frame_part(payload: &FramePayload) -> Vec<Part> {
