@@ -1,7 +1,8 @@
 //! Wall time and peak memory of submitting two 20 MB PNG frames from disk to a local server.
 //!
 //! Run: `cargo bench -p veo-core --bench large_submit`. Prints the median of several runs and the
-//! peak resident memory over the idle baseline (Linux: VmHWM, reset before measuring).
+//! peak resident memory over the idle baseline (Linux: VmHWM, reset before measuring), then the
+//! time of the request's fingerprint alone (what duplicate detection adds before sending).
 
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,15 @@ fn main() {
         }
         times.sort();
         let peak = status_kib("VmHWM:").unwrap_or(0);
+        // What a server with duplicate detection adds before sending: the request's fingerprint.
+        let mut fingerprint_times: Vec<Duration> = Vec::new();
+        for _ in 0..RUNS {
+            let prepared = prepare(request.clone(), &policy).await.expect("prepare");
+            let started = Instant::now();
+            std::hint::black_box(prepared.fingerprint().await.expect("fingerprint"));
+            fingerprint_times.push(started.elapsed());
+        }
+        fingerprint_times.sort();
         println!(
             "frames: 2 × {:.1} MB PNG files (body ≈ {:.1} MB of JSON)",
             frame_bytes as f64 / 1e6,
@@ -101,6 +111,12 @@ fn main() {
             ms(times[RUNS / 2]),
             ms(times[0]),
             ms(times[RUNS - 1])
+        );
+        println!(
+            "fingerprint (both frames read and hashed), median of {RUNS}: {:.1} ms (min {:.1}, max {:.1})",
+            ms(fingerprint_times[RUNS / 2]),
+            ms(fingerprint_times[0]),
+            ms(fingerprint_times[RUNS - 1])
         );
         println!(
             "peak RSS over idle (client and server in one process): {:.1} MiB (idle {:.1} MiB)",

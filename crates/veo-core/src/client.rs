@@ -215,7 +215,10 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .header(reqwest::header::CONTENT_LENGTH, body.content_length())
                 .timeout(self.inner.config.submit_timeout)
-                .body(reqwest::Body::wrap_stream(body.stream_marked()));
+                .body(match body.small_in_memory() {
+                    Some(bytes) => reqwest::Body::from(bytes),
+                    None => reqwest::Body::wrap_stream(body.stream_marked()),
+                });
             match request.send().await {
                 Err(e) if is_body_error(&e) || e.is_connect() => {
                     frame_unreadable.store(is_body_error(&e), Ordering::Relaxed);

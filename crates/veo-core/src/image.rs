@@ -101,7 +101,13 @@ pub enum FramePayload {
         len: u64,
     },
     /// Decoded bytes held in memory.
-    Bytes(Bytes),
+    Bytes {
+        /// The decoded image.
+        raw: Bytes,
+        /// The caller's Base64 text, kept when it is canonical (standard alphabet, padded, no
+        /// white space): exactly what encoding `raw` gives, so the body sends it as is.
+        base64: Option<Bytes>,
+    },
 }
 
 impl FramePayload {
@@ -110,7 +116,7 @@ impl FramePayload {
         match self {
             FramePayload::Url(_) => "url",
             FramePayload::File { .. } => "file",
-            FramePayload::Bytes(_) => "base64",
+            FramePayload::Bytes { .. } => "base64",
         }
     }
 
@@ -119,17 +125,61 @@ impl FramePayload {
         match self {
             FramePayload::Url(_) => None,
             FramePayload::File { len, .. } => Some(*len),
-            FramePayload::Bytes(b) => Some(b.len() as u64),
+            FramePayload::Bytes { raw, .. } => Some(raw.len() as u64),
         }
     }
 }
 
-fn is_base64_text(s: &str) -> bool {
-    s.bytes().all(|b| {
-        b.is_ascii_alphanumeric()
-            || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')
-            || b.is_ascii_whitespace()
-    })
+/// What one pass over a text found: which kinds of bytes it holds (bits of [`Scan::URL_SAFE`],
+/// [`Scan::WHITESPACE`], [`Scan::OTHER`]; the standard alphabet and `=` set none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Scan(u8);
+
+impl Scan {
+    /// `-` or `_` (the URL-safe alphabet).
+    const URL_SAFE: u8 = 1;
+    /// ASCII white space.
+    const WHITESPACE: u8 = 2;
+    /// Anything that is neither Base64 (either alphabet, `=`) nor ASCII white space.
+    const OTHER: u8 = 4;
+
+    /// Scans all of `text`, branch-free and 32 bytes abreast so that the compiler vectorizes it.
+    fn of(text: &[u8]) -> Scan {
+        let mut lanes = [0u8; 32];
+        let mut blocks = text.chunks_exact(32);
+        for block in &mut blocks {
+            for (lane, &b) in lanes.iter_mut().zip(block) {
+                *lane |= Scan::kind(b);
+            }
+        }
+        let rest = blocks
+            .remainder()
+            .iter()
+            .fold(0u8, |acc, &b| acc | Scan::kind(b));
+        Scan(lanes.iter().fold(rest, |acc, lane| acc | lane))
+    }
+
+    #[inline(always)]
+    fn kind(b: u8) -> u8 {
+        let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+        let digit = b.wrapping_sub(b'0') < 10;
+        let standard = letter | digit | (b == b'+') | (b == b'/') | (b == b'=');
+        let url_safe = (b == b'-') | (b == b'_');
+        // The same set as `u8::is_ascii_whitespace`.
+        let space = (b == b' ') | (b == b'\t') | (b == b'\n') | (b == b'\r') | (b == 0x0c);
+        (u8::from(url_safe) * Scan::URL_SAFE)
+            | (u8::from(space) * Scan::WHITESPACE)
+            | (u8::from(!(standard | url_safe | space)) * Scan::OTHER)
+    }
+
+    /// Only Base64 characters (either alphabet, `=`) and white space.
+    fn is_base64_text(self) -> bool {
+        self.0 & Scan::OTHER == 0
+    }
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
 }
 
 /// Shortest raw Base64 accepted; shorter text is read as a path (the smallest real PNG or JPEG
@@ -138,39 +188,61 @@ const MIN_RAW_BASE64_CHARS: usize = 64;
 
 /// Classifies a frame string by its form. The error explains which forms are accepted.
 pub fn classify(input: &str) -> Result<FrameInput, String> {
+    Ok(match classify_form(input)? {
+        Form::Url(url) => FrameInput::Url(url.to_string()),
+        Form::File(path) => FrameInput::File(path),
+        Form::Base64(text, _) => FrameInput::Base64(text.to_string()),
+    })
+}
+
+/// A frame string classified by form, borrowing the caller's text (no copy of the Base64).
+enum Form<'a> {
+    Url(&'a str),
+    File(PathBuf),
+    /// Base64 text and what a scan of it found.
+    Base64(&'a str, Scan),
+}
+
+fn classify_form(input: &str) -> Result<Form<'_>, String> {
     let s = input.trim();
     if s.is_empty() {
         return Err(FORMS.to_string() + " The value is empty.");
     }
-    let lower = s.get(..s.len().min(12)).unwrap_or("").to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
+    let starts = |prefix: &str| {
+        s.as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    if starts("http://") || starts("https://") {
         let url = url::Url::parse(s).map_err(|e| format!("not a valid URL ({e}). {FORMS}"))?;
         if url.host_str().is_none_or(str::is_empty) {
             return Err(format!("the URL has no host. {FORMS}"));
         }
-        return Ok(FrameInput::Url(s.to_string()));
+        return Ok(Form::Url(s));
     }
-    if lower.starts_with("data:") {
-        return parse_data_url(s).map(FrameInput::Base64);
+    if starts("data:") {
+        let data = parse_data_url(s)?;
+        return Ok(Form::Base64(data, Scan::of(data.as_bytes())));
     }
-    if lower.starts_with("file:") {
+    if starts("file:") {
         let url = url::Url::parse(s).map_err(|e| format!("not a valid file:// URL ({e})"))?;
         let path = url.to_file_path().map_err(|()| {
             "a file:// URL must name an absolute local path, e.g. file:///home/me/a.png".to_string()
         })?;
-        return Ok(FrameInput::File(path));
+        return Ok(Form::File(path));
     }
-    if let Some(scheme_end) = s.find("://") {
+    // A scheme is the text before the first "://" when it is only letters, digits, '+' and
+    // '-': that "://" is then where the first other character is, so the look ends there
+    // (within a few characters for Base64, which has '/' and '=') instead of searching the text.
+    let scheme_end = s
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'-'))
+        .unwrap_or(s.len());
+    if scheme_end > 0 && s[scheme_end..].starts_with("://") {
         let scheme = &s[..scheme_end];
-        if !scheme.is_empty()
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-')
-        {
-            return Err(format!(
-                "the URL scheme \"{scheme}\" is not supported. {FORMS}"
-            ));
-        }
+        return Err(format!(
+            "the URL scheme \"{scheme}\" is not supported. {FORMS}"
+        ));
     }
     if looks_like_windows_path(s) {
         return Err(format!(
@@ -178,21 +250,24 @@ pub fn classify(input: &str) -> Result<FrameInput, String> {
             std::env::consts::OS
         ));
     }
-    if s.len() >= MIN_RAW_BASE64_CHARS && is_base64_text(s) {
-        return Ok(FrameInput::Base64(s.to_string()));
+    if s.len() >= MIN_RAW_BASE64_CHARS {
+        let scan = Scan::of(s.as_bytes());
+        if scan.is_base64_text() {
+            return Ok(Form::Base64(s, scan));
+        }
     }
     if let Some(rest) = s.strip_prefix("~/").or_else(|| (s == "~").then_some("")) {
         let home =
             dirs::home_dir().ok_or("\"~\" cannot be expanded: the server has no home directory")?;
-        return Ok(FrameInput::File(home.join(rest)));
+        return Ok(Form::File(home.join(rest)));
     }
     let path = PathBuf::from(s);
     if path.is_absolute() {
-        Ok(FrameInput::File(path))
+        Ok(Form::File(path))
     } else {
         let cwd = std::env::current_dir()
             .map_err(|e| format!("relative path, but the current directory is unknown ({e})"))?;
-        Ok(FrameInput::File(cwd.join(path)))
+        Ok(Form::File(cwd.join(path)))
     }
 }
 
@@ -204,7 +279,7 @@ fn looks_like_windows_path(s: &str) -> bool {
         || s.starts_with("\\\\")
 }
 
-fn parse_data_url(s: &str) -> Result<String, String> {
+fn parse_data_url(s: &str) -> Result<&str, String> {
     let (meta, data) = s
         .split_once(',')
         .ok_or("a data URL needs a comma before its data, e.g. data:image/png;base64,iVBOR...")?;
@@ -218,7 +293,7 @@ fn parse_data_url(s: &str) -> Result<String, String> {
             "the data URL's type is {mime}; it must be image/png or image/jpeg"
         ));
     }
-    Ok(data.to_string())
+    Ok(data)
 }
 
 /// Turns a frame string into a [`Frame`]: checks, sniffs and measures it.
@@ -226,14 +301,14 @@ fn parse_data_url(s: &str) -> Result<String, String> {
 /// Blocking file-system work runs on tokio's blocking pool. The error message says what is wrong
 /// and what to do instead; the caller attaches the field name.
 pub async fn load_frame(input: &str, policy: &ImagePolicy) -> Result<Frame, String> {
-    match classify(input)? {
-        FrameInput::Url(url) => Ok(Frame {
-            payload: FramePayload::Url(url),
+    match classify_form(input)? {
+        Form::Url(url) => Ok(Frame {
+            payload: FramePayload::Url(url.to_string()),
             format: None,
             dimensions: None,
         }),
-        FrameInput::Base64(text) => decode_base64_frame(&text),
-        FrameInput::File(path) => {
+        Form::Base64(text, scan) => decode_base64_frame(text, scan),
+        Form::File(path) => {
             let policy = policy.clone();
             tokio::task::spawn_blocking(move || inspect_file(&path, &policy))
                 .await
@@ -256,9 +331,12 @@ fn lenient_engine(url_safe: bool) -> GeneralPurpose {
     )
 }
 
-fn decode_base64_frame(text: &str) -> Result<Frame, String> {
+/// Decodes Base64 text that `scan` describes. Canonical text (standard alphabet, padded, no
+/// white space) is decoded strictly and kept for the body; anything else the lenient engines
+/// accept (URL-safe alphabet, missing padding, wrapped lines) is decoded once, leniently.
+fn decode_base64_frame(text: &str, scan: Scan) -> Result<Frame, String> {
     let compact: String;
-    let text = if text.bytes().any(|b| b.is_ascii_whitespace()) {
+    let text = if scan.has(Scan::WHITESPACE) {
         compact = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
         compact.as_str()
     } else {
@@ -268,16 +346,31 @@ fn decode_base64_frame(text: &str) -> Result<Frame, String> {
     if approx_len > MAX_IMAGE_BYTES + 3 {
         return Err(too_large(approx_len));
     }
-    let url_safe = text.bytes().any(|b| b == b'-' || b == b'_');
-    let bytes = lenient_engine(url_safe)
-        .decode(text)
-        .map_err(|e| format!("not valid Base64 ({e}). {FORMS}"))?;
+    let url_safe = scan.has(Scan::URL_SAFE);
+    let may_be_canonical = !url_safe && !scan.has(Scan::WHITESPACE) && text.len() % 4 == 0;
+    // A strict decode succeeds only on canonical text, which is then exactly the encoding of
+    // the bytes; it fails cheaply on what is not, which the lenient engine then reads.
+    let (bytes, canonical) = match may_be_canonical
+        .then(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
+        .flatten()
+    {
+        Some(bytes) => (bytes, true),
+        None => (
+            lenient_engine(url_safe)
+                .decode(text)
+                .map_err(|e| format!("not valid Base64 ({e}). {FORMS}"))?,
+            false,
+        ),
+    };
     if bytes.len() as u64 > MAX_IMAGE_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
     let (format, dimensions) = sniff_and_measure(&bytes)?;
     Ok(Frame {
-        payload: FramePayload::Bytes(Bytes::from(bytes)),
+        payload: FramePayload::Bytes {
+            raw: Bytes::from(bytes),
+            base64: canonical.then(|| Bytes::copy_from_slice(text.as_bytes())),
+        },
         format: Some(format),
         dimensions,
     })
@@ -451,6 +544,136 @@ mod tests {
                 std::env::current_dir().unwrap().join("a.png")
             ))
         );
+    }
+
+    #[test]
+    fn the_scan_sorts_every_byte_like_the_ascii_predicates() {
+        for b in 0..=255u8 {
+            let base64 = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_');
+            let expected = (u8::from(matches!(b, b'-' | b'_')) * Scan::URL_SAFE)
+                | (u8::from(b.is_ascii_whitespace()) * Scan::WHITESPACE)
+                | (u8::from(!base64 && !b.is_ascii_whitespace()) * Scan::OTHER);
+            assert_eq!(Scan::kind(b), expected, "byte {b}");
+            assert_eq!(Scan::of(&[b'A', b, b'A']), Scan(expected), "byte {b}");
+        }
+        assert_eq!(Scan::of(b""), Scan(0));
+        assert!(Scan::of("AAAA\n-AAA".as_bytes()).has(Scan::URL_SAFE));
+        assert!(!Scan::of("AAAAé".as_bytes()).is_base64_text());
+    }
+
+    #[test]
+    fn classification_edges() {
+        let cwd = std::env::current_dir().unwrap();
+        let raw = b64(&png_bytes(4, 4));
+        // Shorter than 64 characters: a (relative) path, even if every character is Base64.
+        let short = &raw[..63];
+        assert_eq!(classify(short), Ok(FrameInput::File(cwd.join(short))));
+        assert_eq!(classify("ab=="), Ok(FrameInput::File(cwd.join("ab=="))));
+        assert_eq!(classify("a"), Ok(FrameInput::File(cwd.join("a"))));
+        // An absolute path made only of Base64 characters, 64 or more of them, is Base64: the
+        // rule is the character set, as before.
+        let slashes = format!("/{}", "abc/".repeat(16));
+        assert_eq!(classify(&slashes), Ok(FrameInput::Base64(slashes.clone())));
+        // One character outside the set (an extension's dot, anywhere) makes it a path.
+        let with_dot = format!("/{}x.png", "abc/".repeat(16));
+        assert_eq!(
+            classify(&with_dot),
+            Ok(FrameInput::File(PathBuf::from(&with_dot)))
+        );
+        let dot_first = format!(".{raw}");
+        assert_eq!(
+            classify(&dot_first),
+            Ok(FrameInput::File(cwd.join(&dot_first)))
+        );
+        // White space inside (wrapped lines) stays Base64; around it is trimmed.
+        let wrapped = format!("{}\r\n{}\n", &raw[..40], &raw[40..]);
+        assert_eq!(
+            classify(&format!("  {wrapped}")),
+            Ok(FrameInput::Base64(wrapped.trim().to_string()))
+        );
+        // The URL-safe alphabet too.
+        let url_safe = raw.replace('+', "-").replace('/', "_");
+        assert_eq!(
+            classify(&url_safe),
+            Ok(FrameInput::Base64(url_safe.clone()))
+        );
+        // Data URLs: the type is case-insensitive, the data is taken as is.
+        assert_eq!(
+            classify(&format!("DATA:Image/PNG;BASE64,{raw}")),
+            Ok(FrameInput::Base64(raw.clone()))
+        );
+        assert_eq!(
+            classify("data:;base64,abcd"),
+            Ok(FrameInput::Base64("abcd".into()))
+        );
+        assert!(
+            classify("data:image/png;base64")
+                .unwrap_err()
+                .contains("comma")
+        );
+        // Schemes: only the text before the first "://", and only when it could be a scheme.
+        assert!(
+            classify("my-app+x://a/b.png")
+                .unwrap_err()
+                .contains("\"my-app+x\" is not supported")
+        );
+        assert_eq!(
+            classify("a/b://c.png"),
+            Ok(FrameInput::File(cwd.join("a/b://c.png")))
+        );
+        assert_eq!(
+            classify("://c.png"),
+            Ok(FrameInput::File(cwd.join("://c.png")))
+        );
+        // A non-ASCII character early on does not hide the scheme.
+        assert_eq!(
+            classify("https://é.test/a.png"),
+            Ok(FrameInput::Url("https://é.test/a.png".into()))
+        );
+        // Non-ASCII text is never Base64.
+        let accented = format!("{}é", "A".repeat(70));
+        assert_eq!(
+            classify(&accented),
+            Ok(FrameInput::File(cwd.join(&accented)))
+        );
+    }
+
+    #[tokio::test]
+    async fn only_canonical_base64_is_kept_for_the_body() {
+        let policy = ImagePolicy::default();
+        let bytes = png_bytes(5, 5);
+        let raw = b64(&bytes);
+        let kept = |frame: Frame| match frame.payload {
+            FramePayload::Bytes {
+                raw: decoded,
+                base64,
+            } => {
+                assert_eq!(decoded, bytes.as_slice());
+                base64
+            }
+            other => panic!("{other:?}"),
+        };
+        let canonical = load_frame(&raw, &policy).await.unwrap();
+        assert_eq!(kept(canonical).as_deref(), Some(raw.as_bytes()));
+        let data_url = load_frame(&format!("data:image/png;base64,{raw}"), &policy)
+            .await
+            .unwrap();
+        assert_eq!(kept(data_url).as_deref(), Some(raw.as_bytes()));
+        let wrapped = format!("{}\n{}", &raw[..40], &raw[40..]);
+        let url_safe = raw.replace('+', "-").replace('/', "_");
+        let unpadded = raw.trim_end_matches('=').to_string();
+        for form in [wrapped, url_safe, unpadded] {
+            let frame = load_frame(&form, &policy).await.unwrap();
+            assert_eq!(frame.dimensions, Some((5, 5)));
+            if form != raw {
+                assert_eq!(kept(frame), None, "{form}");
+            }
+        }
+        // Padding in the middle is refused as before, canonical-looking or not.
+        let e = load_frame(&format!("{raw}{raw}"), &policy).await;
+        if raw.ends_with('=') {
+            assert!(e.unwrap_err().contains("not valid Base64"));
+        }
     }
 
     #[test]

@@ -28,9 +28,10 @@ pub struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// The request's fingerprint: a SHA-256 (hex) of the model's endpoint and the exact body,
-    /// frames' bytes included. Two requests with the same fingerprint ask for the same video.
-    /// Reads file frames; fails if one can no longer be read as it was checked.
+    /// The request's fingerprint: a SHA-256 (hex) of the model's endpoint and the body's content,
+    /// the frames' decoded bytes included whatever form they were given in. Two requests with
+    /// the same fingerprint ask for the same video. Reads file frames; fails if one can no longer
+    /// be read as it was checked.
     pub async fn fingerprint(&self) -> std::io::Result<String> {
         crate::body::encode(self)
             .fingerprint(self.request.model.endpoint_path())
@@ -320,24 +321,15 @@ pub async fn prepare(
     policy: &ImagePolicy,
 ) -> Result<PreparedRequest, InvalidInput> {
     let mut problems = check(&request);
-    let load = |field: &'static str, input: &str| {
-        let skip = problems.iter().any(|p| p.field == field);
-        let input = input.to_string();
-        let policy = policy.clone();
-        async move {
-            if skip {
-                return None;
-            }
-            Some(
-                load_frame(&input, &policy)
-                    .await
-                    .map_err(|message| Problem::new(field, &input, message)),
-            )
-        }
-    };
+    let reported = |field: &str| problems.iter().any(|p| p.field == field);
     let (first, last) = tokio::join!(
-        load("image", &request.image),
-        load("last_image", &request.last_image)
+        load_field("image", &request.image, policy, reported("image")),
+        load_field(
+            "last_image",
+            &request.last_image,
+            policy,
+            reported("last_image")
+        )
     );
     let first = match first {
         Some(Ok(f)) => Some(f),
@@ -368,6 +360,23 @@ pub async fn prepare(
         }
         _ => Err(InvalidInput { problems }),
     }
+}
+
+/// Loads the frame of `field` unless `skip` (its problem is already reported).
+async fn load_field(
+    field: &'static str,
+    input: &str,
+    policy: &ImagePolicy,
+    skip: bool,
+) -> Option<Result<Frame, Problem>> {
+    if skip {
+        return None;
+    }
+    Some(
+        load_frame(input, policy)
+            .await
+            .map_err(|message| Problem::new(field, input, message)),
+    )
 }
 
 /// Parses tool arguments and prepares the request in one step: problems with fields and with
