@@ -345,8 +345,7 @@ pub async fn serve_http_on(
     options: &HttpOptions,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto;
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
     let body_idle = options.body_idle_timeout.unwrap_or(BODY_IDLE_TIMEOUT);
@@ -360,10 +359,10 @@ pub async fn serve_http_on(
     ));
     let header_timeout = options.header_timeout.unwrap_or(HEADER_TIMEOUT);
     // HTTP/1.1 only (MCP clients speak it): its header timeout then covers every request,
-    // where a connection still deciding between HTTP/1 and HTTP/2 would have none.
-    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    // where a connection still deciding between HTTP/1 and HTTP/2 would have none; and no
+    // HTTP/2 server code in the binary.
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
@@ -401,9 +400,7 @@ pub async fn serve_http_on(
                 Ok(Ok(n)) if n > 0 => {}
                 _ => return,
             }
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-                .into_owned();
+            let connection = builder.serve_connection(TokioIo::new(tcp), service);
             if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!("connection ended: {e}");
             }
