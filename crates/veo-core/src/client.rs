@@ -108,7 +108,12 @@ impl Client {
             return Ok(http);
         }
         let config = &self.inner.config;
+        let tls = tls_config().map_err(|e| Error::Network {
+            may_have_reached_server: false,
+            message: format!("cannot set up TLS: {e}"),
+        })?;
         let built = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(config.connect_timeout)
             .user_agent(config.user_agent.clone())
             .pool_idle_timeout(Duration::from_secs(60))
@@ -501,9 +506,32 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     text
 }
 
+/// TLS for the platform: rustls with the ring provider (set here, not process-wide, so an
+/// application embedding this client keeps its own default), the platform's certificate
+/// verifier, TLS 1.2 and 1.3, and HTTP/1.1 announced by ALPN.
+fn tls_config() -> std::result::Result<rustls::ClientConfig, rustls::Error> {
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_is_rustls_with_ring_and_http1() {
+        let config = tls_config().expect("builds without a process-wide provider");
+        assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
+        let config = ClientConfig::default().with_base_url("https://example.invalid");
+        let client = Client::new(config.unwrap());
+        assert!(client.http().is_ok(), "the reqwest client builds with it");
+    }
 
     fn scrubbed(key: &str, body: &str) -> String {
         let client = Client::new(ClientConfig::default().with_api_key(key));
