@@ -191,8 +191,8 @@ impl JournalStore for PostgresJournal {
         task_id: &str,
         lease: Option<Lease<'_>>,
     ) -> Result<(), JournalError> {
-        let holder = lease.map(|lease| lease.holder);
-        let lease = lease.map(|lease| duration_ms(lease.duration));
+        let holder = lease.map(|l| l.holder);
+        let lease = lease.map(|l| duration_ms(l.duration));
         self.bounded(async {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
@@ -203,8 +203,7 @@ impl JournalStore for PostgresJournal {
             .await?;
             tx.execute(&tx.prepare_cached(&format!(
                     "UPDATE veo_submits SET submit_state = 'submitted', task_id = $2, updated_at = $3,
-                     lease_holder = COALESCE($4, lease_holder),
-                     lease_until = COALESCE({NOW_MS} + $5, lease_until)
+                     lease_holder = COALESCE($4, lease_holder), lease_until = COALESCE({NOW_MS} + $5, lease_until)
                      WHERE id = $1")).await?,
                 &[&id.0, &task_id, &millis(SystemTime::now()), &holder, &lease],
             )

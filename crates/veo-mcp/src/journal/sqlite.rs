@@ -105,9 +105,8 @@ impl SqliteJournal {
         self.run(false, f).await
     }
 
-    /// Runs `f` on the journal's thread inside a write transaction (shared with the writes
-    /// queued at the same moment); answers once it is committed. `f` failing undoes what it
-    /// wrote, and only that.
+    /// Runs `f` on the journal's thread in a write transaction shared with the writes queued
+    /// with it; answers once that is committed. `f` failing undoes its own writes only.
     async fn write<T, F>(&self, f: F) -> Result<T, JournalError>
     where
         T: Send + 'static,
@@ -257,9 +256,8 @@ impl JournalStore for SqliteJournal {
         task_id: &str,
         lease: Option<Lease<'_>>,
     ) -> Result<(), JournalError> {
-        let task_id = task_id.to_string();
-        let holder = lease.map(|lease| lease.holder.to_string());
-        let lease = lease.map(|lease| duration_ms(lease.duration));
+        let (task_id, holder) = (task_id.to_string(), lease.map(|l| l.holder.to_string()));
+        let lease = lease.map(|l| duration_ms(l.duration));
         self.write(move |c| {
             c.prepare_cached(
                 "UPDATE submits SET task_id = task_id || '~superseded-' || id
