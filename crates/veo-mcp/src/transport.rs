@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use rmcp::ServiceExt as _;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -20,6 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::mcp::VeoServer;
+
+mod idle_body;
 
 /// Largest HTTP request body accepted: two 20 MB frames as Base64 (~54 MB) plus the rest.
 pub const MAX_HTTP_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -105,23 +106,99 @@ pub fn http_router(
         .with_cancellation_token(shutdown.clone());
     let health = health_routes(server.app().clone(), shutdown);
     let videos = crate::http_videos::video_routes(server.app().clone());
-    let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
-    let token: Option<Arc<str>> = options.auth_token.as_deref().map(|t| Arc::from(t.trim()));
+    let endpoint = Arc::new(McpEndpoint {
+        service: StreamableHttpService::new(
+            move || Ok(server.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        ),
+        token: options.auth_token.as_deref().map(|t| Arc::from(t.trim())),
+        body_idle: options.body_idle_timeout.unwrap_or(BODY_IDLE_TIMEOUT),
+    });
+    let mcp =
+        axum::routing::any(move |request: Request| async move { endpoint.serve(request).await });
+    // Any other path is answered 404, so an OAuth-aware host probing `/.well-known/oauth-*`
+    // learns there is no OAuth here instead of trying to register. A load balancer checks
+    // health without the token, and a video link's signature is its authorization.
     Router::new()
-        .nest_service("/mcp", service)
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_HTTP_BODY_BYTES))
-        .layer(middleware::from_fn(resume_after_last_event))
-        .layer(middleware::from_fn(parse_errors_as_json_rpc))
-        .layer(middleware::from_fn(refuse_oversized))
-        .layer(middleware::from_fn_with_state(token, require_bearer))
-        // After the layers: a load balancer checks health without the token, and a video
-        // link's signature is its authorization.
+        .nest_service("/mcp", mcp)
         .merge(health)
         .merge(videos)
+}
+
+/// `/mcp`: the SDK's streamable HTTP service behind the checks of this server, in one
+/// handler rather than a stack of middleware layers (each of which would clone the service
+/// below it and box a future for every request).
+struct McpEndpoint {
+    service: StreamableHttpService<VeoServer, LocalSessionManager>,
+    /// Bearer token clients must present, when one is set.
+    token: Option<Arc<str>>,
+    /// Longest a request body may go without a byte arriving.
+    body_idle: Duration,
+}
+
+impl McpEndpoint {
+    async fn serve(&self, request: Request) -> Response {
+        if let Some(refused) = self.refuse(&request) {
+            return refused;
+        }
+        let last_event_id = last_event_id(&request);
+        let (parts, body) = request.into_parts();
+        let body = axum::body::Body::new(idle_body::IdleTimeoutBody::new(body, self.body_idle));
+        let response = self
+            .service
+            .handle(Request::from_parts(parts, body))
+            .await
+            .into_response();
+        let response = parse_errors_as_json_rpc(response).await;
+        match last_event_id {
+            Some(id) => resume_after_event(response, id),
+            None => response,
+        }
+    }
+
+    /// The answer to a request refused before the SDK sees it: 401 without the bearer token
+    /// (when one is set; the scheme is case-insensitive, as HTTP auth schemes are), 413 at once
+    /// for a body declared larger than the limit (rather than reading it until the limit is
+    /// reached, or waiting for bytes that never come).
+    fn refuse(&self, request: &Request) -> Option<Response> {
+        if let Some(expected) = &self.token {
+            let presented = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim());
+            let matches =
+                presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(expected.as_bytes())));
+            if !matches {
+                return Some(
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        [(header::WWW_AUTHENTICATE, "Bearer")],
+                        "missing or wrong bearer token",
+                    )
+                        .into_response(),
+                );
+            }
+        }
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > MAX_HTTP_BODY_BYTES as u64) {
+            return Some(
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body may be at most {MAX_HTTP_BODY_BYTES} bytes"),
+                )
+                    .into_response(),
+            );
+        }
+        None
+    }
 }
 
 /// Longest a readiness check waits for the journal.
@@ -165,45 +242,9 @@ pub fn health_routes(app: App, shutdown: CancellationToken) -> Router {
         .route("/readyz", axum::routing::get(ready))
 }
 
-/// Lets a request through only with the bearer token, when one is set. Only `/mcp` is guarded:
-/// anything else is answered 404, so an OAuth-aware host probing `/.well-known/oauth-*` learns
-/// there is no OAuth here instead of trying to register. The scheme is case-insensitive, as
-/// HTTP auth schemes are.
-async fn require_bearer(
-    State(token): State<Option<Arc<str>>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    if path != "/mcp" && !path.starts_with("/mcp/") {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    if let Some(expected) = token {
-        let presented = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        let matches =
-            presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(expected.as_bytes())));
-        if !matches {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "missing or wrong bearer token",
-            )
-                .into_response();
-        }
-    }
-    next.run(request).await
-}
-
 /// Answers a body that is not JSON as JSON-RPC says (a parse error, code -32700) rather than
 /// with the SDK's "415 Unsupported Media Type", which clients take for a content-type problem.
-async fn parse_errors_as_json_rpc(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+async fn parse_errors_as_json_rpc(response: Response) -> Response {
     if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return response;
     }
@@ -221,21 +262,21 @@ async fn parse_errors_as_json_rpc(request: Request, next: Next) -> Response {
     (StatusCode::BAD_REQUEST, axum::Json(error)).into_response()
 }
 
-/// Works around rmcp 3.11 replaying one event too many when a client resumes an event stream
-/// with `Last-Event-ID` (its `CachedTx::sync` starts at the named event instead of after it): a
-/// resumed stream drops the event the client says it already has, so a progress notification
-/// or a result does not arrive twice.
-async fn resume_after_last_event(request: Request, next: Next) -> Response {
-    let last = request
+/// The `Last-Event-ID` a client resumes an event stream with, if any.
+fn last_event_id(request: &Request) -> Option<String> {
+    request
         .headers()
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
-    let response = next.run(request).await;
-    let Some(last) = last else {
-        return response;
-    };
+        .filter(|v| !v.is_empty())
+}
+
+/// Works around rmcp 3.11 replaying one event too many when a client resumes an event stream
+/// with `Last-Event-ID` (its `CachedTx::sync` starts at the named event instead of after it): a
+/// resumed stream drops the event the client says it already has, so a progress notification
+/// or a result does not arrive twice.
+fn resume_after_event(response: Response, last: String) -> Response {
     let (parts, body) = response.into_parts();
     let events = SkipEvent::new(futures_util::StreamExt::fuse(body.into_data_stream()), last);
     Response::from_parts(parts, axum::body::Body::from_stream(events.into_stream()))
@@ -317,24 +358,6 @@ fn event_id(event: &[u8]) -> Option<String> {
     })
 }
 
-/// Refuses at once, with 413, a request that declares a body larger than the limit (rather than
-/// reading it until the limit is reached, or waiting for bytes that never come).
-async fn refuse_oversized(request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_HTTP_BODY_BYTES as u64) {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body may be at most {MAX_HTTP_BODY_BYTES} bytes"),
-        )
-            .into_response();
-    }
-    next.run(request).await
-}
-
 /// Serves MCP over HTTP on a bound listener until `shutdown` fires (then gives open
 /// connections a moment to finish). Every wait on a client is bounded: its request headers must
 /// arrive within the header timeout, and its body may not pause longer than the body timeout, so
@@ -348,15 +371,7 @@ pub async fn serve_http_on(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
-    let body_idle = options.body_idle_timeout.unwrap_or(BODY_IDLE_TIMEOUT);
-    let router = http_router(server, options, shutdown.clone()).layer(middleware::from_fn(
-        move |request: Request, next: Next| {
-            let (parts, body) = request.into_parts();
-            let body =
-                axum::body::Body::new(tower_http::timeout::TimeoutBody::new(body_idle, body));
-            next.run(Request::from_parts(parts, body))
-        },
-    ));
+    let router = http_router(server, options, shutdown.clone());
     let header_timeout = options.header_timeout.unwrap_or(HEADER_TIMEOUT);
     // HTTP/1.1 only (MCP clients speak it): its header timeout then covers every request,
     // where a connection still deciding between HTTP/1 and HTTP/2 would have none; and no

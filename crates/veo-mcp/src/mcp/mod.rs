@@ -21,19 +21,22 @@ pub mod tasks;
 
 use std::sync::Arc;
 
+use rmcp::Peer;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, GetTaskParams,
     GetTaskResult, Implementation, InitializeResult, JsonObject, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool, UpdateTaskParams,
+    ReadResourceResponse, RequestMetaObject, ServerCapabilities, ServerConfig, Tool,
+    UpdateTaskParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use veo_core::TransitionRequest;
 use veo_core::schema::host_friendly_schema;
 
@@ -53,11 +56,12 @@ after they are made. Lost a task_id? list_tasks shows recent tasks. A host that 
 extension gets a task from generate_transition_video instead and follows it with tasks/get; \
 get_task_result works with the same id.";
 
-/// The MCP server: the three tools over one [`App`]. Cheap to clone.
+/// The MCP server: the three tools over one [`App`]. Cheap to clone (streamable HTTP makes one
+/// per request): the tools' descriptions are shared, not copied.
 #[derive(Clone)]
 pub struct VeoServer {
     app: App,
-    tool_router: ToolRouter<VeoServer>,
+    tool_router: Arc<ToolRouter<VeoServer>>,
 }
 
 fn schema<T: JsonSchema>() -> Arc<JsonObject> {
@@ -76,7 +80,10 @@ impl VeoServer {
         for route in tool_router.map.values_mut() {
             describe(&mut route.attr, app.config());
         }
-        VeoServer { app, tool_router }
+        VeoServer {
+            app,
+            tool_router: Arc::new(tool_router),
+        }
     }
 
     /// The application the tools call.
@@ -153,21 +160,23 @@ impl VeoServer {
     async fn get_task_result(
         &self,
         args: JsonObject,
-        context: RequestContext<RoleServer>,
+        // The parts it needs, not the whole request context, whose copy (the HTTP request's
+        // headers included) would be made for every call.
+        meta: RequestMetaObject,
+        peer: Peer<RoleServer>,
+        cancel: CancellationToken,
     ) -> CallToolResult {
         let (task_id, wait_seconds) = match args::result_args(&args) {
             Ok(parsed) => parsed,
             Err(invalid) => return AppError::from(invalid).into(),
         };
         // Progress only while waiting; a call that just looks has nothing to report.
-        let token = context
-            .meta
+        let token = meta
             .get_progress_token()
             .filter(|_| wait_seconds != Some(0));
         let (updates, reporter) = match token {
             Some(token) => {
                 let (tx, rx) = watch::channel(None);
-                let peer = context.peer.clone();
                 (
                     Some(tx),
                     Some(tokio::spawn(progress::report_progress(peer, token, rx))),
@@ -178,7 +187,7 @@ impl VeoServer {
         let options = ResultOptions {
             wait_seconds,
             save_budget: None,
-            cancel: context.ct.child_token(),
+            cancel: cancel.child_token(),
         };
         let outcome = self
             .app
