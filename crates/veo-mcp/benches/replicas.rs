@@ -3,11 +3,12 @@
 //! `allow_duplicate`), with the load spread round-robin over the replicas as a load balancer
 //! would, and the CPU time per call of the replicas and of PostgreSQL.
 //!
-//! `cargo bench -p veo-mcp --bench replicas`. PostgreSQL is measured when
-//! `VEO_TEST_POSTGRES` names a server (each configuration gets a scratch schema of its own);
-//! `VEO_MCP_BENCH_JOURNAL=sqlite` (or `postgresql`) measures one journal only;
-//! `VEO_MCP_BENCH_ROUNDS`, `VEO_MCP_BENCH_SECS` and `VEO_MCP_BENCH_CONNS` change the rounds (3),
-//! their length (3 s) and the connections (64). Without `--bench` it makes a short smoke run.
+//! `cargo bench -p veo-mcp --bench replicas`. PostgreSQL is measured (in a build with the
+//! `postgres` feature) when `VEO_TEST_POSTGRES` names a server (each configuration gets a
+//! scratch schema of its own); `VEO_MCP_BENCH_JOURNAL=sqlite` (or `postgresql`) measures one
+//! journal only; `VEO_MCP_BENCH_ROUNDS`, `VEO_MCP_BENCH_SECS` and `VEO_MCP_BENCH_CONNS` change
+//! the rounds (3), their length (3 s) and the connections (64). Without `--bench` it makes a
+//! short smoke run.
 //!
 //! This machine has two cores, shared by the replicas, PostgreSQL, the mock and the load
 //! generator: a second replica adds no core, so calls/s show what the coordination costs, and
@@ -19,11 +20,13 @@ use std::path::Path;
 
 use serde_json::json;
 use support::*;
+#[cfg(feature = "postgres")]
 use veo_mcp::journal::postgres::{PostgresUrl, scratch_schema};
 
 /// Where the replicas of one configuration keep their journal.
 enum Backend {
     Sqlite,
+    #[cfg(feature = "postgres")]
     Postgres(PostgresUrl),
 }
 
@@ -31,6 +34,7 @@ impl Backend {
     fn name(&self) -> &'static str {
         match self {
             Backend::Sqlite => "SQLite",
+            #[cfg(feature = "postgres")]
             Backend::Postgres(_) => "PostgreSQL",
         }
     }
@@ -39,6 +43,7 @@ impl Backend {
     fn fresh_journal(&self, dir: &Path, label: &str) -> String {
         match self {
             Backend::Sqlite => dir.join(format!("{label}.sqlite3")).display().to_string(),
+            #[cfg(feature = "postgres")]
             Backend::Postgres(server) => {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -54,6 +59,22 @@ impl Backend {
     }
 }
 
+/// The journals to measure: SQLite, and PostgreSQL when `VEO_TEST_POSTGRES` names a server in
+/// a build with the `postgres` feature.
+fn backends() -> Vec<Backend> {
+    #[cfg(feature = "postgres")]
+    match std::env::var("VEO_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => {
+            let server = PostgresUrl::parse(&url).expect("a URL");
+            return vec![Backend::Sqlite, Backend::Postgres(server)];
+        }
+        _ => println!("PostgreSQL not measured: VEO_TEST_POSTGRES is not set"),
+    }
+    #[cfg(not(feature = "postgres"))]
+    println!("PostgreSQL not measured: built without the `postgres` feature");
+    vec![Backend::Sqlite]
+}
+
 fn main() {
     let (rounds, secs, warm_up) = if smoke() {
         println!("smoke run (use `cargo bench` for figures)");
@@ -66,13 +87,7 @@ fn main() {
         )
     };
     let conns: usize = env_or("VEO_MCP_BENCH_CONNS", 64);
-    let mut backends = vec![Backend::Sqlite];
-    match std::env::var("VEO_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => {
-            backends.push(Backend::Postgres(PostgresUrl::parse(&url).expect("a URL")));
-        }
-        _ => println!("PostgreSQL not measured: VEO_TEST_POSTGRES is not set"),
-    }
+    let backends = backends();
     let mock = Mock::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let first = small_frame_base64([250, 120, 0], [10, 10, 80]);

@@ -394,7 +394,11 @@ async fn help_covers_every_option_with_examples() {
     }
     let top = s.run(&["--help"]).await;
     top.expect(0);
-    for word in ["demo", "generate", "status", "tasks", "serve", "Exit codes"] {
+    let demo = cfg!(feature = "demo").then_some("demo");
+    for word in ["generate", "status", "tasks", "serve", "Exit codes"]
+        .into_iter()
+        .chain(demo)
+    {
         assert!(top.stdout.contains(word), "{word} in:\n{}", top.stdout);
     }
 }
@@ -527,5 +531,39 @@ fn a_database_password_never_shows_in_errors_or_help() {
             shown.contains("journal") || shown.contains("JOURNAL"),
             "{shown}"
         );
+    }
+}
+
+/// A build without the `postgres` feature refuses a PostgreSQL journal at once, by flag or by
+/// environment, and says how to get one; it never opens the URL as an SQLite file.
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn a_build_without_postgres_refuses_a_postgres_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (flag, env) in [
+        (Some("postgres://veo@db.internal:5432/veo"), None),
+        (None, Some("postgresql://veo@db.internal/veo")),
+    ] {
+        let mut command = std::process::Command::new(BIN);
+        command.current_dir(tmp.path()).arg("tasks");
+        command.env_remove("VEO_JOURNAL").env_remove("RUST_LOG");
+        if let Some(url) = flag {
+            command.args(["--journal", url]);
+        }
+        if let Some(url) = env {
+            command.env("VEO_JOURNAL", url);
+        }
+        let output = command.output().expect("veo-mcp runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        for needed in [
+            "--journal (VEO_JOURNAL)",
+            "no PostgreSQL journal",
+            "--features postgres",
+        ] {
+            assert!(stderr.contains(needed), "{needed} in:\n{stderr}");
+        }
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert!(left.is_empty(), "no SQLite file made: {left:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! Several `veo-mcp serve --http` processes sharing one journal and one veo-mock, as a team
-//! runs them behind one address: on PostgreSQL (when `VEO_TEST_POSTGRES` names a server;
-//! `.ci/run` sets it) and on one SQLite file (processes on one machine).
+//! runs them behind one address: on PostgreSQL (in a build with the `postgres` feature, when
+//! `VEO_TEST_POSTGRES` names a server; `.ci/run` sets it) and on one SQLite file (processes on
+//! one machine).
 //!
 //! - Distinct and identical requests spread over the replicas at once make one upstream task
 //!   each, and with ambiguous submit faults no request is sent twice.
@@ -18,32 +19,18 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
-use veo_mcp::journal::postgres::{PostgresUrl, scratch_schema};
 use veo_mcp::journal::{self, JournalLocation};
 use veo_mock::{FaultRule, MockConfig, MockServer};
 
-/// The journals the replicas can share: one SQLite file in `dir`, and a fresh PostgreSQL
-/// schema when the test server is set (otherwise the skip is said on stderr).
+/// The journals the replicas can share: one SQLite file in `dir`, and (in a build with the
+/// `postgres` feature) a fresh PostgreSQL schema when the test server is set.
 async fn shared_journals(dir: &Path) -> Vec<(&'static str, String)> {
-    let mut journals = vec![("sqlite", dir.join("journal.sqlite3").display().to_string())];
-    match std::env::var("VEO_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => {
-            let server = PostgresUrl::parse(&url).expect("VEO_TEST_POSTGRES is a URL");
-            let scratch = scratch_schema(&server, "veo_test")
-                .await
-                .expect("scratch schema");
-            journals.push(("postgres", scratch.connection_string().to_string()));
-        }
-        _ => {
-            use std::io::Write as _;
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: {} skips PostgreSQL: VEO_TEST_POSTGRES is not set (.ci/run sets it)",
-                std::thread::current().name().unwrap_or("a replica test")
-            );
-        }
+    let sqlite = ("sqlite", dir.join("journal.sqlite3").display().to_string());
+    #[cfg(feature = "postgres")]
+    if let Some(schema) = postgres::scratch_journal().await {
+        return vec![sqlite, ("postgres", schema)];
     }
-    journals
+    vec![sqlite]
 }
 
 /// One `veo-mcp serve --http` process.
@@ -425,60 +412,90 @@ async fn a_killed_replica_s_tasks_are_taken_over_and_every_video_is_saved_once()
     }
 }
 
-#[tokio::test]
-async fn a_replica_is_ready_only_while_its_database_is() {
-    let Some(server) = std::env::var("VEO_TEST_POSTGRES")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "note: a_replica_is_ready_only_while_its_database_is skipped: VEO_TEST_POSTGRES is not set (.ci/run sets it)"
+/// The PostgreSQL journal's part, in a build with the `postgres` feature.
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use veo_mcp::journal::postgres::{PostgresUrl, scratch_schema};
+
+    /// A fresh PostgreSQL schema's connection string when the test server is set (otherwise
+    /// the skip is said on stderr).
+    pub(super) async fn scratch_journal() -> Option<String> {
+        match std::env::var("VEO_TEST_POSTGRES") {
+            Ok(url) if !url.is_empty() => {
+                let server = PostgresUrl::parse(&url).expect("VEO_TEST_POSTGRES is a URL");
+                let scratch = scratch_schema(&server, "veo_test")
+                    .await
+                    .expect("scratch schema");
+                Some(scratch.connection_string().to_string())
+            }
+            _ => {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: {} skips PostgreSQL: VEO_TEST_POSTGRES is not set (.ci/run sets it)",
+                    std::thread::current().name().unwrap_or("a replica test")
+                );
+                None
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replica_is_ready_only_while_its_database_is() {
+        let Some(server) = std::env::var("VEO_TEST_POSTGRES")
+            .ok()
+            .filter(|s| !s.is_empty())
+        else {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: a_replica_is_ready_only_while_its_database_is skipped: VEO_TEST_POSTGRES is not set (.ci/run sets it)"
+            );
+            return;
+        };
+        let server = PostgresUrl::parse(&server).unwrap();
+        let scratch = scratch_schema(&server, "veo_test").await.unwrap();
+        let mock = MockServer::start(MockConfig::fast()).await.unwrap();
+        let replica = Replica::start(&mock, scratch.connection_string(), None, 30).await;
+        let ready = || async {
+            let response = http()
+                .get(format!("http://{}/readyz", replica.addr))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        };
+        assert_eq!(ready().await.0, 200);
+        // The journal's tables go away (a wrong database, a restore gone bad): not ready, and why.
+        let schema = scratch
+            .connection_string()
+            .split("search_path%3D")
+            .nth(1)
+            .unwrap()
+            .to_string();
+        let (client, connection) =
+            tokio_postgres::connect(server.connection_string(), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .await
+            .unwrap();
+        let (status, reason) = ready().await;
+        assert_eq!(status, 503, "{reason}");
+        assert!(reason.contains("journal cannot be used"), "{reason}");
+        assert!(
+            !reason.contains("postgres"),
+            "no database details without a token: {reason}"
         );
-        return;
-    };
-    let server = PostgresUrl::parse(&server).unwrap();
-    let scratch = scratch_schema(&server, "veo_test").await.unwrap();
-    let mock = MockServer::start(MockConfig::fast()).await.unwrap();
-    let replica = Replica::start(&mock, scratch.connection_string(), None, 30).await;
-    let ready = || async {
-        let response = http()
-            .get(format!("http://{}/readyz", replica.addr))
+        assert!(replica.log().contains("veo_schema"), "the log says why");
+        let live = http()
+            .get(format!("http://{}/livez", replica.addr))
             .send()
             .await
             .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    };
-    assert_eq!(ready().await.0, 200);
-    // The journal's tables go away (a wrong database, a restore gone bad): not ready, and why.
-    let schema = scratch
-        .connection_string()
-        .split("search_path%3D")
-        .nth(1)
-        .unwrap()
-        .to_string();
-    let (client, connection) =
-        tokio_postgres::connect(server.connection_string(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .await
-        .unwrap();
-    let (status, reason) = ready().await;
-    assert_eq!(status, 503, "{reason}");
-    assert!(reason.contains("journal cannot be used"), "{reason}");
-    assert!(
-        !reason.contains("postgres"),
-        "no database details without a token: {reason}"
-    );
-    assert!(replica.log().contains("veo_schema"), "the log says why");
-    let live = http()
-        .get(format!("http://{}/livez", replica.addr))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(live.status(), 200, "alive all the same");
+        assert_eq!(live.status(), 200, "alive all the same");
+    }
 }

@@ -78,8 +78,8 @@ pub fn build_floor(scratch: &Path) -> Result<PathBuf, String> {
 }
 
 /// Builds veo-mcp as a server is deployed: `cargo build --release -p veo-mcp
-/// --no-default-features` (no demo, veo-mock or MCP client), into `scratch`. Returns the
-/// binary.
+/// --no-default-features` (no demo, veo-mock or MCP client, and the SQLite journal only), into
+/// `scratch`. Returns the binary.
 pub fn build_server(scratch: &Path) -> Result<PathBuf, String> {
     let target = scratch.join("server-target");
     cargo(

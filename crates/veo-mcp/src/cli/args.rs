@@ -313,7 +313,7 @@ pub struct CommonArgs {
     /// The task journal that remembers every submit, status, link and saved file: an SQLite
     /// file (default: <data dir>/veo/journal.sqlite3, e.g. ~/.local/share/veo), `:memory:` (kept
     /// in memory only, so nothing survives a restart), or a postgres:// URL, which several
-    /// servers (replicas, machines) share.
+    /// servers (replicas, machines) share (in a build with the `postgres` feature, the default).
     #[arg(long, env = "VEO_JOURNAL", global = true, value_name = "FILE|URL",
           hide_env_values = true, value_parser = JournalParser)]
     pub journal: Option<JournalLocation>,

@@ -12,31 +12,31 @@ use super::{
 };
 
 /// The variable naming the PostgreSQL server the tests may use (`.ci/run` sets it).
+#[cfg(feature = "postgres")]
 pub(crate) const TEST_POSTGRES: &str = "VEO_TEST_POSTGRES";
 
-/// A fresh, empty journal of every backend: SQLite, and PostgreSQL (in a scratch schema of its
-/// own) when [`TEST_POSTGRES`] names a server; otherwise that is said once on stderr.
+/// A fresh, empty journal of every backend built in: SQLite, and PostgreSQL (in a scratch schema
+/// of its own) when [`TEST_POSTGRES`] names a server; otherwise that is said once on stderr.
 pub(super) async fn backends() -> Vec<Journal> {
-    let mut all = vec![
-        super::open(&JournalLocation::Memory)
-            .await
-            .expect("an SQLite journal in memory"),
-    ];
+    let sqlite = super::open(&JournalLocation::Memory)
+        .await
+        .expect("an SQLite journal in memory");
+    #[cfg(feature = "postgres")]
     if let Some(url) = test_postgres() {
         let scratch = super::postgres::scratch_schema(&url, "veo_test")
             .await
             .expect("a scratch schema on the test PostgreSQL server");
-        all.push(
-            super::open(&JournalLocation::Postgres(scratch))
-                .await
-                .expect("a PostgreSQL journal"),
-        );
+        let postgres = super::open(&JournalLocation::Postgres(scratch))
+            .await
+            .expect("a PostgreSQL journal");
+        return vec![sqlite, postgres];
     }
-    all
+    vec![sqlite]
 }
 
 /// The test PostgreSQL server, if there is one; if not, says on stderr that the calling test
 /// skips its PostgreSQL part, and why.
+#[cfg(feature = "postgres")]
 pub(crate) fn test_postgres() -> Option<super::postgres::PostgresUrl> {
     match std::env::var(TEST_POSTGRES) {
         Ok(url) if !url.is_empty() => {

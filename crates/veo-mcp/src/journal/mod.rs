@@ -6,15 +6,20 @@
 //! the platform certainly refused it. Statuses, video links (with expiry) and saved files follow.
 //!
 //! [`JournalStore`] is the whole contract, in typed values; [`sqlite`] is the embedded backend,
-//! [`postgres`] the one several machines share. Several processes may share one journal: the
-//! duplicate check and the insert of a new submit are one atomic step, and following a task is
-//! shared out by leases, so each task has one follower at a time.
+//! `postgres` (cargo feature `postgres`, on by default) the one several machines share. Several
+//! processes may share one journal: the duplicate check and the insert of a new submit are one
+//! atomic step, and following a task is shared out by leases, so each task has one follower at
+//! a time. [`JournalLocation`] says which backend a `--journal` value names.
 
 #[cfg(test)]
 mod contract_tests;
+mod location;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
 mod stored;
+
+pub use location::JournalLocation;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,47 +28,6 @@ use std::time::{Duration, SystemTime};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use veo_core::{EffectiveParameters, TaskResult, TaskStatus};
-
-/// Where the journal lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JournalLocation {
-    /// An SQLite file (created with its directory if missing).
-    File(PathBuf),
-    /// In memory only: nothing survives the process.
-    Memory,
-    /// A PostgreSQL database, shared by every replica that names it.
-    Postgres(postgres::PostgresUrl),
-}
-
-impl JournalLocation {
-    /// The location a `--journal` value names: a `postgres://` or `postgresql://` URL,
-    /// `:memory:`, or else an SQLite file path.
-    pub fn parse(value: &str) -> Result<JournalLocation, String> {
-        if postgres::PostgresUrl::is_postgres(value) {
-            return postgres::PostgresUrl::parse(value).map(JournalLocation::Postgres);
-        }
-        if postgres::PostgresUrl::is_key_value(value) {
-            return Err(
-                "the journal looks like PostgreSQL connection settings (key=value); give a postgres:// URL instead, e.g. postgres://user:password@host:5432/database".into(),
-            );
-        }
-        Ok(match value {
-            ":memory:" => JournalLocation::Memory,
-            path => JournalLocation::File(PathBuf::from(path)),
-        })
-    }
-}
-
-/// Shown without a database password.
-impl std::fmt::Display for JournalLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JournalLocation::File(path) => write!(f, "{}", path.display()),
-            JournalLocation::Memory => f.write_str(":memory:"),
-            JournalLocation::Postgres(url) => write!(f, "{url}"),
-        }
-    }
-}
 
 /// How far back the background following looks: a task submitted longer ago is not followed
 /// any more (its links expired days ago), so that following costs the same however long the
@@ -75,10 +39,11 @@ pub type Journal = Arc<dyn JournalStore>;
 
 /// Opens the journal at `location`, bringing its schema up to date.
 pub async fn open(location: &JournalLocation) -> Result<Journal, JournalError> {
-    Ok(match location {
-        JournalLocation::Postgres(url) => Arc::new(postgres::PostgresJournal::open(url).await?),
-        _ => Arc::new(sqlite::SqliteJournal::open(location)?),
-    })
+    #[cfg(feature = "postgres")]
+    if let JournalLocation::Postgres(url) = location {
+        return Ok(Arc::new(postgres::PostgresJournal::open(url).await?));
+    }
+    Ok(Arc::new(sqlite::SqliteJournal::open(location)?))
 }
 
 /// The local id of a submit: stable, also for submits that never got a task id.

@@ -69,9 +69,8 @@ impl SqliteJournal {
         };
         let conn = match location {
             JournalLocation::Memory => Connection::open_in_memory(),
-            JournalLocation::Postgres(_) => {
-                return Err(fail("a PostgreSQL URL, not an SQLite file".into()));
-            }
+            #[cfg(feature = "postgres")]
+            JournalLocation::Postgres(_) => return Err(fail("PostgreSQL, not SQLite".into())),
             JournalLocation::File(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)

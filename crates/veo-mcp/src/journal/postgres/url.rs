@@ -9,25 +9,6 @@ use super::{CONNECT_TIMEOUT, OPERATION_TIMEOUT};
 pub struct PostgresUrl(String);
 
 impl PostgresUrl {
-    /// Whether `value` is meant as a PostgreSQL URL.
-    pub fn is_postgres(value: &str) -> bool {
-        let lower = value.to_ascii_lowercase();
-        lower.starts_with("postgres://") || lower.starts_with("postgresql://")
-    }
-
-    /// Whether `value` looks like a key/value connection string (`host=… password=…`), which
-    /// veo does not take: it must not be mistaken for a file name (and shown).
-    pub fn is_key_value(value: &str) -> bool {
-        value.split_whitespace().any(|part| {
-            part.split_once('=').is_some_and(|(key, _)| {
-                matches!(
-                    key.to_ascii_lowercase().as_str(),
-                    "host" | "hostaddr" | "port" | "user" | "password" | "dbname" | "sslmode"
-                )
-            })
-        })
-    }
-
     /// A checked URL; the error says what is wrong without repeating the password.
     pub fn parse(value: &str) -> Result<PostgresUrl, String> {
         let url = PostgresUrl(value.to_string());
