@@ -45,6 +45,9 @@ pub struct Client {
 struct Inner {
     config: ClientConfig,
     http: OnceLock<reqwest::Client>,
+    /// The task-result endpoint, parsed once (`None`: the base URL does not parse, and each
+    /// request reports that).
+    task_result_url: OnceLock<Option<reqwest::Url>>,
 }
 
 /// How long and how politely [`Client::wait`] polls.
@@ -94,6 +97,7 @@ impl Client {
             inner: Arc::new(Inner {
                 config,
                 http: OnceLock::new(),
+                task_result_url: OnceLock::new(),
             }),
         }
     }
@@ -159,7 +163,8 @@ impl Client {
         else {
             return body;
         };
-        if key.is_empty() || !body.windows(key.len()).any(|w| w == key) {
+        let finder = memchr::memmem::Finder::new(key);
+        if key.is_empty() || finder.find(&body).is_none() {
             return body;
         }
         // A short key can also occur inside a field name or a value ("k" in "task_id"), and
@@ -171,7 +176,7 @@ impl Client {
         let mut clean = Vec::with_capacity(body.len());
         let mut copied = 0;
         let mut from = 0;
-        while let Some(found) = body[from..].windows(key.len()).position(|w| w == key) {
+        while let Some(found) = finder.find(&body[from..]) {
             let at = from + found;
             let end = at + key.len();
             let whole = !at.checked_sub(1).is_some_and(|i| token_byte(&body[i]))
@@ -277,8 +282,15 @@ impl Client {
         let key = self.key()?;
         let http = self.http()?;
         let timeout = self.inner.config.query_timeout;
-        let response = http
-            .get(self.url(TASK_RESULT_PATH))
+        let url = self
+            .inner
+            .task_result_url
+            .get_or_init(|| reqwest::Url::parse(&self.url(TASK_RESULT_PATH)).ok());
+        let request = match url {
+            Some(url) => http.get(url.clone()),
+            None => http.get(self.url(TASK_RESULT_PATH)),
+        };
+        let response = request
             .query(&[("task_id", task_id)])
             .bearer_auth(key)
             .timeout(timeout)

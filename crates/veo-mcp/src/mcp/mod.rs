@@ -187,7 +187,7 @@ impl VeoServer {
         let options = ResultOptions {
             wait_seconds,
             save_budget: None,
-            cancel: cancel.child_token(),
+            cancel,
         };
         let outcome = self
             .app
@@ -303,28 +303,10 @@ fn set_property(schema: &mut JsonObject, name: &str, value: JsonObject) {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for VeoServer {
+    /// The same for every request, so it is built once (stateless HTTP asks for it per call).
     fn get_info(&self) -> ServerConfig {
-        let mut capabilities = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_tasks()
-            .enable_resources()
-            .build();
-        capabilities
-            .extensions
-            .get_or_insert_with(Default::default)
-            .insert(
-                player::EXTENSION_ID.to_string(),
-                json!({ "mimeTypes": [player::MIME_TYPE] })
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-        InitializeResult::new(capabilities)
-            .with_server_info(
-                Implementation::new("veo", env!("CARGO_PKG_VERSION"))
-                    .with_title("Veo transition videos"),
-            )
-            .with_instructions(INSTRUCTIONS)
+        static INFO: std::sync::OnceLock<ServerConfig> = std::sync::OnceLock::new();
+        INFO.get_or_init(server_info).clone()
     }
 
     async fn list_tools(
@@ -425,4 +407,29 @@ impl ServerHandler for VeoServer {
         let call = ToolCallContext::new(self, request, context);
         self.tool_router.call(call).await
     }
+}
+
+/// What the server says about itself at `initialize`.
+fn server_info() -> ServerConfig {
+    let mut capabilities = ServerCapabilities::builder()
+        .enable_tools()
+        .enable_tasks()
+        .enable_resources()
+        .build();
+    capabilities
+        .extensions
+        .get_or_insert_with(Default::default)
+        .insert(
+            player::EXTENSION_ID.to_string(),
+            json!({ "mimeTypes": [player::MIME_TYPE] })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        );
+    InitializeResult::new(capabilities)
+        .with_server_info(
+            Implementation::new("veo", env!("CARGO_PKG_VERSION"))
+                .with_title("Veo transition videos"),
+        )
+        .with_instructions(INSTRUCTIONS)
 }
