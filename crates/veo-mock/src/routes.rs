@@ -6,28 +6,25 @@
 //! (malformed body, created-then-500, created-then-reset) replace a successful reply after the
 //! work is done, so a submit creates its task and the client cannot tell.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::config::MockConfig;
 use crate::conn::ConnInfo;
-use crate::faults::{Fault, FaultRule, Faults, Scope};
-use crate::files::{self, LinkError, SAMPLE_MP4, Signer};
-use crate::model::Model;
+use crate::faults::{Fault, Faults, Scope};
+use crate::files::{self, Signer};
 use crate::stats::{Endpoint, Outcome, Stats};
-use crate::tasks::{Clock, Ending, Phase, Store, Task, TaskDefaults, TaskSummary};
-use crate::validate::{self, Limits};
+use crate::tasks::{Clock, Store, TaskDefaults, TaskSummary};
+use crate::validate::Limits;
 
 mod admin;
 mod download;

@@ -1,6 +1,14 @@
 //! `/_mock/*`: counters, the tasks held, reset, and faults set at run time.
 
-use super::*;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{AppState, Reply};
+use crate::faults::FaultRule;
 
 pub(super) async fn admin_stats(State(s): AppState) -> Response {
     axum::Json(s.stats.snapshot(s.store.len())).into_response()

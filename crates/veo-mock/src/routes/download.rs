@@ -1,6 +1,16 @@
 //! `GET /files/{task_id}/{file}`: a finished task's video, behind a signed, expiring link.
 
-use super::*;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{AppState, Flavor, Reply, Shared, after, before, cut};
+use crate::conn::ConnInfo;
+use crate::faults::{Fault, Scope};
+use crate::files::{self, LinkError, SAMPLE_MP4};
+use crate::stats::Endpoint;
+use crate::tasks::Phase;
 
 pub(super) async fn download(
     State(s): AppState,

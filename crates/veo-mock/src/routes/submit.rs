@@ -1,6 +1,18 @@
 //! `POST /v3/async/{endpoint}`: a submit checked as the platform checks it, then a task.
 
-use super::*;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use futures_util::StreamExt;
+use serde_json::json;
+
+use super::{AppState, Flavor, Reply, Shared, after, before, cut, not_found};
+use crate::conn::ConnInfo;
+use crate::faults::{Fault, Scope};
+use crate::model::Model;
+use crate::stats::Endpoint;
+use crate::validate;
 
 pub(super) async fn submit(
     State(s): AppState,

@@ -1,6 +1,19 @@
 //! `GET /v3/async/task-result`: a task's state, in the platform's shape.
 
-use super::*;
+use std::borrow::Cow;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::json;
+
+use super::{AppState, Flavor, Reply, Shared, after, before, cut};
+use crate::conn::ConnInfo;
+use crate::faults::{Fault, Scope};
+use crate::files;
+use crate::stats::Endpoint;
+use crate::tasks::{Ending, Phase, Task};
 
 pub(super) async fn task_result(
     State(s): AppState,
