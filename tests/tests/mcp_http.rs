@@ -341,6 +341,23 @@ async fn a_body_that_is_not_json_gets_a_json_rpc_parse_error() {
 }
 
 #[tokio::test]
+async fn only_event_streams_are_resumed_after_a_last_event_id() {
+    let (addr, shutdown) = start(HttpOptions::default()).await;
+    // A plain JSON answer to a request that names a last event keeps its length: it is not
+    // an event stream, so nothing in it is skipped or re-chunked.
+    let response = post(addr, "not json".into(), &[("last-event-id", "0")]).await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        response.headers().contains_key("content-length"),
+        "{:?}",
+        response.headers()
+    );
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["error"]["code"], -32700, "{reply}");
+    shutdown.cancel();
+}
+
+#[tokio::test]
 async fn clients_that_stall_are_cut_off() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let (addr, shutdown) = start(HttpOptions {

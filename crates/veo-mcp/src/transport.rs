@@ -152,8 +152,8 @@ impl McpEndpoint {
             .into_response();
         let response = parse_errors_as_json_rpc(response).await;
         match last_event_id {
-            Some(id) => resume_after_event(response, id),
-            None => response,
+            Some(id) if is_event_stream(&response) => resume_after_event(response, id),
+            _ => response,
         }
     }
 
@@ -270,6 +270,15 @@ fn last_event_id(request: &Request) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// Whether `response` is an event stream (only those are resumed).
+fn is_event_stream(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
 }
 
 /// Works around rmcp 3.11 replaying one event too many when a client resumes an event stream
