@@ -6,6 +6,7 @@
 //! gave in canonical form is sent as given. Its exact length is known up front, so it goes out
 //! with a `Content-Length` like any other JSON request.
 
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::PathBuf;
 
@@ -13,10 +14,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 use crate::image::FramePayload;
+use crate::request::{AspectRatio, DurationSeconds, PersonGeneration, Resolution};
 use crate::validate::PreparedRequest;
 
 /// Raw bytes encoded per chunk (a multiple of 3, so chunks concatenate into valid Base64).
@@ -306,31 +309,60 @@ fn quote() -> Part {
     Part::Json(Bytes::from_static(b"\""))
 }
 
-/// The body's small fields (everything but the frames) under the model's wire names.
-pub fn wire_fields(prepared: &PreparedRequest) -> Map<String, Value> {
+/// One of the body's small fields, as it is written: each serializes exactly as the request's
+/// own field does.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(untagged)]
+pub enum WireField<'a> {
+    /// The prompt or the negative prompt.
+    Text(&'a str),
+    /// The seed or the sample count.
+    Number(u64),
+    /// `enhance_prompt`, `generate_audio`.
+    Flag(bool),
+    /// `resolution`.
+    Resolution(Resolution),
+    /// `aspect_ratio`.
+    AspectRatio(AspectRatio),
+    /// The duration, under the model's name for it.
+    Duration(DurationSeconds),
+    /// `person_generation`.
+    PersonGeneration(PersonGeneration),
+}
+
+/// The body's small fields (everything but the frames) under the model's wire names, in the
+/// order they are written (by name). Borrowed from the request: nothing is copied.
+pub fn wire_fields(prepared: &PreparedRequest) -> BTreeMap<&'static str, WireField<'_>> {
     let r = &prepared.request;
-    let mut fields = Map::new();
-    fields.insert("prompt".into(), json!(r.prompt));
+    let mut fields = BTreeMap::new();
+    fields.insert("prompt", WireField::Text(&r.prompt));
     if let Some(seed) = r.seed {
-        fields.insert("seed".into(), json!(seed));
+        fields.insert("seed", WireField::Number(u64::from(seed)));
     }
-    fields.insert("resolution".into(), json!(r.resolution));
-    fields.insert("aspect_ratio".into(), json!(r.aspect_ratio));
-    fields.insert("sample_count".into(), json!(r.sample_count));
-    fields.insert("enhance_prompt".into(), json!(r.enhance_prompt));
-    fields.insert("generate_audio".into(), json!(r.generate_audio));
+    fields.insert("resolution", WireField::Resolution(r.resolution));
+    fields.insert("aspect_ratio", WireField::AspectRatio(r.aspect_ratio));
+    fields.insert("sample_count", WireField::Number(u64::from(r.sample_count)));
+    fields.insert("enhance_prompt", WireField::Flag(r.enhance_prompt));
+    fields.insert("generate_audio", WireField::Flag(r.generate_audio));
     if let Some(negative) = &r.negative_prompt {
-        fields.insert("negative_prompt".into(), json!(negative));
+        fields.insert("negative_prompt", WireField::Text(negative));
     }
-    fields.insert(r.model.duration_field().into(), json!(r.duration_seconds));
-    fields.insert("person_generation".into(), json!(r.person_generation));
+    fields.insert(
+        r.model.duration_field(),
+        WireField::Duration(r.duration_seconds),
+    );
+    fields.insert(
+        "person_generation",
+        WireField::PersonGeneration(r.person_generation),
+    );
     fields
 }
 
 /// Encodes a prepared request as the body of its model's submit endpoint.
 pub fn encode(prepared: &PreparedRequest) -> RequestBody {
     let model = prepared.request.model;
-    let rest = Value::Object(wire_fields(prepared)).to_string();
+    // Plain strings, numbers, flags and unit enums under string keys: serializing cannot fail.
+    let rest = serde_json::to_string(&wire_fields(prepared)).unwrap_or_else(|_| "{}".into());
     let mut parts = vec![Part::Json(Bytes::from_static(b"{\"image\":"))];
     parts.extend(frame_part(&prepared.first_frame.payload));
     parts.push(Part::Json(Bytes::from(format!(
@@ -339,7 +371,10 @@ pub fn encode(prepared: &PreparedRequest) -> RequestBody {
     ))));
     parts.extend(frame_part(&prepared.last_frame.payload));
     // `rest` is a non-empty object ("prompt" is always present): splice it in after a comma.
-    parts.push(Part::Json(Bytes::from(format!(",{}", &rest[1..]))));
+    parts.push(Part::Json(Bytes::from(format!(
+        ",{}",
+        rest.strip_prefix('{').unwrap_or(&rest)
+    ))));
     let len = parts.iter().map(Part::encoded_len).sum();
     RequestBody { parts, len }
 }

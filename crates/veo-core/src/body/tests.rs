@@ -1,11 +1,10 @@
 //! The request body's tests: encoding, lengths, fingerprints.
 use super::*;
 use crate::image::ImagePolicy;
-use crate::request::{
-    AspectRatio, DurationSeconds, Model, PersonGeneration, Resolution, TransitionRequest,
-};
+use crate::request::{Model, TransitionRequest};
 use crate::sample::gradient_png;
 use crate::validate::prepare;
+use serde_json::json;
 
 fn png(seed: u8) -> Vec<u8> {
     gradient_png(16, 9, [seed, 0, 0], [0, seed, 0])
