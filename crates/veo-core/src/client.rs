@@ -314,17 +314,17 @@ impl Client {
         if !status.is_success() {
             return Err(error_from_response(status, retry_after, &bytes));
         }
-        let body: Value = serde_json::from_slice(&bytes).map_err(|e| Error::BadResponse {
-            status: status.as_u16(),
-            detail: format!("not JSON ({e}): {}", excerpt(&bytes)),
-        })?;
-        if !body.is_object() {
-            return Err(Error::BadResponse {
-                status: status.as_u16(),
-                detail: format!("expected a JSON object: {}", excerpt(&bytes)),
-            });
+        if let Some(result) = TaskResult::from_slice(&bytes, task_id, fetched_at) {
+            return Ok(result);
         }
-        Ok(TaskResult::from_json(&body, task_id, fetched_at))
+        let detail = match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+            Err(e) => format!("not JSON ({e}): {}", excerpt(&bytes)),
+            Ok(_) => format!("expected a JSON object: {}", excerpt(&bytes)),
+        };
+        Err(Error::BadResponse {
+            status: status.as_u16(),
+            detail,
+        })
     }
 
     /// Polls a task until it ends, the timeout passes, or the wait is cancelled.

@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Number, Value};
+
+mod reply;
 
 /// Where a task is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
@@ -99,6 +101,16 @@ pub struct TaskResult {
 }
 
 impl TaskResult {
+    /// Reads a task-result response from its bytes, received at `fetched_at`, as
+    /// [`TaskResult::from_json`] reads it; `None` when the bytes are not a JSON object.
+    pub fn from_slice(bytes: &[u8], task_id: &str, fetched_at: SystemTime) -> Option<TaskResult> {
+        reply::read(bytes, task_id, fetched_at).or_else(|| {
+            let body: Value = serde_json::from_slice(bytes).ok()?;
+            body.is_object()
+                .then(|| TaskResult::from_json(&body, task_id, fetched_at))
+        })
+    }
+
     /// Reads a task-result response received at `fetched_at`, tolerating sloppy typing.
     ///
     /// `task_id` fills in for a response that does not repeat it.
@@ -171,22 +183,30 @@ fn lenient_string(v: &Value) -> Option<String> {
 /// A non-negative integer from a number or a numeric string (fractions are rounded).
 fn lenient_u64(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| *f >= 0.0 && f.is_finite())
-                .map(|f| f.round() as u64)
-        }),
-        Value::String(s) => {
-            let s = s.trim();
-            s.parse::<u64>().ok().or_else(|| {
-                s.parse::<f64>()
-                    .ok()
-                    .filter(|f| *f >= 0.0 && f.is_finite())
-                    .map(|f| f.round() as u64)
-            })
-        }
+        Value::Number(n) => lenient_number_u64(n),
+        Value::String(s) => lenient_str_u64(s),
         _ => None,
     }
+}
+
+/// A non-negative integer from a JSON number (fractions are rounded).
+fn lenient_number_u64(n: &Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| *f >= 0.0 && f.is_finite())
+            .map(|f| f.round() as u64)
+    })
+}
+
+/// A non-negative integer from a numeric string (fractions are rounded).
+fn lenient_str_u64(s: &str) -> Option<u64> {
+    let s = s.trim();
+    s.parse::<u64>().ok().or_else(|| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|f| *f >= 0.0 && f.is_finite())
+            .map(|f| f.round() as u64)
+    })
 }
 
 #[cfg(test)]
