@@ -90,20 +90,46 @@ class Stdio:
         self.p.stdin.close()
         assert self.p.wait(timeout=120) == 0
 
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
 
 def submit_args(prompt):
     return {"image": FRAMES[0], "last_image": FRAMES[1], "prompt": prompt, "allow_duplicate": True}
 
 
+def wait_for_port(port, what):
+    deadline = time.time() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.time() < deadline, f"{what} did not listen"
+            time.sleep(0.2)
+
+
 def phase_idle(out_file, env):
     server = Stdio(out_file, env)
-    server.start()
-    time.sleep(3)
-    server.stop()
+    try:
+        server.start()
+        time.sleep(3)
+        server.stop()
+    finally:
+        server.kill()
 
 
 def phase_stdio_calls(out_file, env):
     server = Stdio(out_file, env)
+    try:
+        return stdio_calls(server)
+    finally:
+        server.kill()
+
+
+def stdio_calls(server):
     server.start()
     running = server.tool("generate_transition_video",
                           submit_args("order, running [mock:processing_ms=86400000]"))["task_id"]
@@ -124,14 +150,16 @@ def phase_http(out_file, env, running):
     port = free_port()
     p = callgrind(out_file, ["serve", "--http", f"127.0.0.1:{port}"], env,
                   stdout=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.time() < deadline, "the HTTP server did not listen"
-            time.sleep(0.2)
+    try:
+        http_calls(p, port, running)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def http_calls(p, port, running):
+    wait_for_port(port, "the HTTP server")
 
     def tool(name, arguments):
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
@@ -184,13 +212,14 @@ def main():
                    "JIEKOU_API_KEY": "mock-key", "JIEKOU_BASE_URL": f"http://127.0.0.1:{mock_port}",
                    "VEO_JOURNAL": os.path.join(work, "journal.sqlite3"),
                    "VEO_OUTPUT_DIR": os.path.join(work, "videos"), "VEO_ALLOWED_ROOTS": work}
-            time.sleep(0.5)
+            wait_for_port(mock_port, "veo-mock")
             profiles = [os.path.join(work, f"phase{i}.callgrind") for i in (1, 2, 3)]
             phase_idle(profiles[0], env)
             running = phase_stdio_calls(profiles[1], env)
             phase_http(profiles[2], env, running)
         finally:
             mock.kill()
+            mock.wait()
         order, placed = [], set()
         for profile in profiles:
             for name in executed(profile, text):

@@ -317,7 +317,8 @@ impl Client {
         if let Some(result) = TaskResult::from_slice(&bytes, task_id, fetched_at) {
             return Ok(result);
         }
-        let detail = match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        // A failure: parsed again, as a `Value`, for the error's wording.
+        let detail = match serde_json::from_slice::<Value>(&bytes) {
             Err(e) => format!("not JSON ({e}): {}", excerpt(&bytes)),
             Ok(_) => format!("expected a JSON object: {}", excerpt(&bytes)),
         };

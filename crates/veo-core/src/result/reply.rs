@@ -1,8 +1,11 @@
 //! The task-result reply read straight from its bytes, borrowing what it can, with no
 //! `serde_json::Value` tree in between: one poll of a running task is the most frequent call
-//! veo makes. It reads exactly what [`TaskResult::from_json`] reads; anything it does not
-//! expect (a field of another type, a repeated key) makes it give up, and the caller reads the
-//! reply through a `Value` instead, so the tolerant reading stays the one reference.
+//! veo makes. Wherever the `Value` reading ([`TaskResult::from_json`]) gives a result, this
+//! gives the same; a repeated key makes it give up, and the caller reads the reply through a
+//! `Value` instead, so the tolerant reading stays the one reference. One difference, on
+//! purpose: what it skips (fields veo does not read, values of the wrong shape) is checked as
+//! JSON syntax only, so a number out of range or an invalid string escape there does not fail
+//! the reply as it fails a `Value`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -368,9 +371,33 @@ mod tests {
         let result = TaskResult::from_slice(repeated.as_bytes(), "asked", at());
         assert_eq!(result, through_value(repeated));
         assert_eq!(result.map(|r| r.status), Some(TaskStatus::Succeeded));
-        for body in [r#"[{"task": {}}]"#, r#""done""#, "null", "{", "{} x", ""] {
+        for body in [
+            r#"[{"task": {}}]"#,
+            r#""done""#,
+            "null",
+            "{",
+            "{} x",
+            "",
+            "{,}",
+        ] {
             assert_eq!(read(body.as_bytes(), "asked", at()), None, "{body}");
             assert_eq!(TaskResult::from_slice(body.as_bytes(), "asked", at()), None);
+        }
+    }
+
+    #[test]
+    fn skipped_values_are_checked_as_syntax_only() {
+        // A `Value` refuses these (a number out of range, a lone surrogate); veo reads none of
+        // them, so the reply's status still counts.
+        for junk in [r#"1e400"#, r#""\ud800""#, r#"{"deep": [1e999]}"#] {
+            let body = format!(r#"{{"task": {{"status": "TASK_STATUS_SUCCEED"}}, "x": {junk}}}"#);
+            assert_eq!(through_value(&body), None, "{body}");
+            let read = TaskResult::from_slice(body.as_bytes(), "asked", at());
+            assert_eq!(
+                read.map(|r| r.status),
+                Some(TaskStatus::Succeeded),
+                "{body}"
+            );
         }
     }
 }
