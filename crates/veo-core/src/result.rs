@@ -116,10 +116,6 @@ impl TaskResult {
     /// `task_id` fills in for a response that does not repeat it.
     pub fn from_json(body: &Value, task_id: &str, fetched_at: SystemTime) -> TaskResult {
         let task = body.get("task").unwrap_or(&Value::Null);
-        let raw_status = task
-            .get("status")
-            .and_then(lenient_string)
-            .unwrap_or_default();
         let files = |list: &str, prefix: &str| -> Vec<MediaFile> {
             body.get(list)
                 .and_then(Value::as_array)
@@ -128,37 +124,23 @@ impl TaskResult {
                         .iter()
                         .filter_map(|item| {
                             let url = item.get(format!("{prefix}_url")).and_then(lenient_string)?;
-                            let ttl_seconds = item
-                                .get(format!("{prefix}_url_ttl"))
-                                .and_then(lenient_u64)
-                                .filter(|t| *t > 0);
-                            Some(MediaFile {
+                            Some(MediaFile::fetched(
                                 url,
-                                file_type: item
-                                    .get(format!("{prefix}_type"))
-                                    .and_then(lenient_string),
-                                ttl_seconds,
-                                expires_at: ttl_seconds
-                                    .map(|t| fetched_at + Duration::from_secs(t)),
-                            })
+                                item.get(format!("{prefix}_type")).and_then(lenient_string),
+                                item.get(format!("{prefix}_url_ttl")).and_then(lenient_u64),
+                                fetched_at,
+                            ))
                         })
                         .collect()
                 })
                 .unwrap_or_default()
         };
-        TaskResult {
-            task_id: task
-                .get("task_id")
-                .and_then(lenient_string)
-                .unwrap_or_else(|| task_id.to_string()),
-            status: TaskStatus::from_platform(&raw_status),
-            raw_status,
+        Fields {
+            task_id: task.get("task_id").and_then(lenient_string),
+            raw_status: task.get("status").and_then(lenient_string),
             reason: task.get("reason").and_then(lenient_string),
             eta_seconds: task.get("eta").and_then(lenient_u64),
-            progress_percent: task
-                .get("progress_percent")
-                .and_then(lenient_u64)
-                .map(|p| p.min(100) as u8),
+            progress_percent: task.get("progress_percent").and_then(lenient_u64),
             videos: files("videos", "video"),
             images: files("images", "image"),
             audios: files("audios", "audio"),
@@ -166,6 +148,58 @@ impl TaskResult {
                 .get("extra")
                 .and_then(|e| e.get("seed"))
                 .and_then(lenient_u64),
+        }
+        .into_result(task_id, fetched_at)
+    }
+}
+
+impl MediaFile {
+    /// A file at `url` fetched at `fetched_at`, whose link lasts `ttl_seconds` (0: not said).
+    fn fetched(
+        url: String,
+        file_type: Option<String>,
+        ttl_seconds: Option<u64>,
+        fetched_at: SystemTime,
+    ) -> MediaFile {
+        let ttl_seconds = ttl_seconds.filter(|t| *t > 0);
+        MediaFile {
+            url,
+            file_type,
+            ttl_seconds,
+            expires_at: ttl_seconds.map(|t| fetched_at + Duration::from_secs(t)),
+        }
+    }
+}
+
+/// What a reply says, each field read tolerantly; both readings (`from_json` and
+/// `reply::read`) fill it in, and [`Fields::into_result`] makes the [`TaskResult`].
+struct Fields {
+    task_id: Option<String>,
+    raw_status: Option<String>,
+    reason: Option<String>,
+    eta_seconds: Option<u64>,
+    progress_percent: Option<u64>,
+    videos: Vec<MediaFile>,
+    images: Vec<MediaFile>,
+    audios: Vec<MediaFile>,
+    seed: Option<u64>,
+}
+
+impl Fields {
+    /// The result, with `asked` as the id of a reply that does not repeat it.
+    fn into_result(self, asked: &str, fetched_at: SystemTime) -> TaskResult {
+        let raw_status = self.raw_status.unwrap_or_default();
+        TaskResult {
+            task_id: self.task_id.unwrap_or_else(|| asked.to_string()),
+            status: TaskStatus::from_platform(&raw_status),
+            raw_status,
+            reason: self.reason,
+            eta_seconds: self.eta_seconds,
+            progress_percent: self.progress_percent.map(|p| p.min(100) as u8),
+            videos: self.videos,
+            images: self.images,
+            audios: self.audios,
+            seed: self.seed,
             fetched_at,
         }
     }
@@ -174,10 +208,15 @@ impl TaskResult {
 /// A non-empty string from a string or a number.
 fn lenient_string(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::String(s) => lenient_text(s),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// The text as given, unless it is empty or white space only.
+fn lenient_text(s: &str) -> Option<String> {
+    (!s.trim().is_empty()).then(|| s.to_string())
 }
 
 /// A non-negative integer from a number or a numeric string (fractions are rounded).

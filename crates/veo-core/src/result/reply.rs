@@ -10,13 +10,13 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-use super::{MediaFile, TaskResult, TaskStatus, lenient_number_u64, lenient_str_u64};
+use super::{Fields, MediaFile, TaskResult, lenient_number_u64, lenient_str_u64, lenient_text};
 
 /// Reads a task-result reply; `None` when the reply is not a JSON object of the expected shape
 /// (then [`TaskResult::from_json`] over a `Value` decides).
@@ -24,11 +24,8 @@ pub(super) fn read(bytes: &[u8], task_id: &str, fetched_at: SystemTime) -> Optio
     let reply: Object<Body<'_>> = serde_json::from_slice(bytes).ok()?;
     let reply = reply.given()?;
     let task = reply.task.given().unwrap_or_default();
-    let raw_status = task
-        .status
-        .as_ref()
-        .and_then(Scalar::string)
-        .unwrap_or_default();
+    let text = |field: &Option<Scalar<'_>>| field.as_ref().and_then(Scalar::string);
+    let number = |field: &Option<Scalar<'_>>| field.as_ref().and_then(Scalar::u64);
     let files = |list: MediaList<'_>, prefix: Prefix| -> Vec<MediaFile> {
         list.given()
             .unwrap_or_default()
@@ -37,32 +34,18 @@ pub(super) fn read(bytes: &[u8], task_id: &str, fetched_at: SystemTime) -> Optio
             .filter_map(|item| item.file(prefix, fetched_at))
             .collect()
     };
-    Some(TaskResult {
-        task_id: task
-            .task_id
-            .as_ref()
-            .and_then(Scalar::string)
-            .unwrap_or_else(|| task_id.to_string()),
-        status: TaskStatus::from_platform(&raw_status),
-        raw_status,
-        reason: task.reason.as_ref().and_then(Scalar::string),
-        eta_seconds: task.eta.as_ref().and_then(Scalar::u64),
-        progress_percent: task
-            .progress_percent
-            .as_ref()
-            .and_then(Scalar::u64)
-            .map(|p| p.min(100) as u8),
+    let fields = Fields {
+        task_id: text(&task.task_id),
+        raw_status: text(&task.status),
+        reason: text(&task.reason),
+        eta_seconds: number(&task.eta),
+        progress_percent: number(&task.progress_percent),
         videos: files(reply.videos, Prefix::Video),
         images: files(reply.images, Prefix::Image),
         audios: files(reply.audios, Prefix::Audio),
-        seed: reply
-            .extra
-            .given()
-            .and_then(|extra| extra.seed)
-            .as_ref()
-            .and_then(Scalar::u64),
-        fetched_at,
-    })
+        seed: reply.extra.given().and_then(|extra| number(&extra.seed)),
+    };
+    Some(fields.into_result(task_id, fetched_at))
 }
 
 /// `videos`, `images` or `audios`: a list whose entries that are not objects are skipped.
@@ -141,13 +124,12 @@ impl Media<'_> {
             Prefix::Audio => (&self.audio_url, &self.audio_url_ttl, &self.audio_type),
         };
         let url = url.as_ref().and_then(Scalar::string)?;
-        let ttl_seconds = ttl.as_ref().and_then(Scalar::u64).filter(|t| *t > 0);
-        Some(MediaFile {
+        Some(MediaFile::fetched(
             url,
-            file_type: file_type.as_ref().and_then(Scalar::string),
-            ttl_seconds,
-            expires_at: ttl_seconds.map(|t| fetched_at + Duration::from_secs(t)),
-        })
+            file_type.as_ref().and_then(Scalar::string),
+            ttl.as_ref().and_then(Scalar::u64),
+            fetched_at,
+        ))
     }
 }
 
@@ -163,9 +145,9 @@ impl Scalar<'_> {
     /// A non-empty string from a string or a number (as `lenient_string`).
     fn string(&self) -> Option<String> {
         match self {
-            Scalar::Text(s) if !s.trim().is_empty() => Some(s.to_string()),
+            Scalar::Text(s) => lenient_text(s),
             Scalar::Number(n) => Some(n.to_string()),
-            _ => None,
+            Scalar::Other => None,
         }
     }
 
@@ -311,7 +293,9 @@ impl<'de, T: Deserialize<'de>, const OBJECT: bool> Deserialize<'de> for Loose<T,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::TaskStatus;
     use serde_json::Value;
+    use std::time::Duration;
 
     fn at() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
