@@ -296,17 +296,29 @@ fn parse_data_url(s: &str) -> Result<&str, String> {
     Ok(data)
 }
 
+/// Frame text longer than this is scanned and decoded with [`tokio::task::block_in_place`]:
+/// at about a millisecond a megabyte, the runtime's other tasks should not wait for it.
+const IN_PLACE_ABOVE: usize = 1 << 20;
+
 /// Turns a frame string into a [`Frame`]: checks, sniffs and measures it.
 ///
-/// Blocking file-system work runs on tokio's blocking pool. The error message says what is wrong
-/// and what to do instead; the caller attaches the field name.
+/// Blocking file-system work runs on tokio's blocking pool; on a multi-thread runtime, Base64
+/// of more than a megabyte is decoded on a thread that first hands its other tasks on. The
+/// error message says what is wrong and what to do instead; the caller attaches the field name.
 pub async fn load_frame(input: &str, policy: &ImagePolicy) -> Result<Frame, String> {
-    match classify_form(input)? {
+    let long = input.len() > IN_PLACE_ABOVE;
+    let form = if long {
+        in_place(|| classify_form(input))
+    } else {
+        classify_form(input)
+    };
+    match form? {
         Form::Url(url) => Ok(Frame {
             payload: FramePayload::Url(url.to_string()),
             format: None,
             dimensions: None,
         }),
+        Form::Base64(text, scan) if long => in_place(|| decode_base64_frame(text, scan)),
         Form::Base64(text, scan) => decode_base64_frame(text, scan),
         Form::File(path) => {
             let policy = policy.clone();
@@ -314,6 +326,19 @@ pub async fn load_frame(input: &str, policy: &ImagePolicy) -> Result<Frame, Stri
                 .await
                 .map_err(|e| format!("reading the file failed: {e}"))?
         }
+    }
+}
+
+/// Runs `work`, milliseconds of computing, so that the runtime's other tasks go on meanwhile:
+/// on a multi-thread runtime its worker hands them to another thread first; elsewhere (a
+/// current-thread runtime, no runtime) it simply runs.
+fn in_place<R>(work: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 

@@ -20,18 +20,36 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(common, args),
         #[cfg(feature = "demo")]
         Some(Command::Demo(args)) => {
-            one_shot(async move { veo_mcp::demo::run(&common, &args).await.map(|()| Exit::Ok) })
+            let workers = common.workers;
+            one_shot(workers, async move {
+                veo_mcp::demo::run(&common, &args).await.map(|()| Exit::Ok)
+            })
         }
         Some(Command::Generate(args)) => {
-            one_shot(async move { cli::generate(args, &common).await })
+            one_shot(
+                common.workers,
+                async move { cli::generate(args, &common).await },
+            )
         }
-        Some(Command::Status(args)) => one_shot(async move { cli::status(args, &common).await }),
-        Some(Command::Tasks(args)) => one_shot(async move { cli::tasks(args, &common).await }),
+        Some(Command::Status(args)) => {
+            one_shot(
+                common.workers,
+                async move { cli::status(args, &common).await },
+            )
+        }
+        Some(Command::Tasks(args)) => {
+            one_shot(
+                common.workers,
+                async move { cli::tasks(args, &common).await },
+            )
+        }
     }
 }
 
-fn runtime() -> Option<tokio::runtime::Runtime> {
+/// The async runtime: `workers` threads answer requests; blocking work gets threads of its own.
+fn runtime(workers: u16) -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(usize::from(workers))
         .enable_all()
         .build()
     {
@@ -44,9 +62,9 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 }
 
 /// Runs a command-line command: warnings-only logs, its exit code, its failure on stderr.
-fn one_shot(work: impl Future<Output = Result<Exit, Failure>>) -> ExitCode {
+fn one_shot(workers: u16, work: impl Future<Output = Result<Exit, Failure>>) -> ExitCode {
     logging::init(logging::COMMAND_FILTER);
-    let Some(runtime) = runtime() else {
+    let Some(runtime) = runtime(workers) else {
         return ExitCode::FAILURE;
     };
     let outcome = runtime.block_on(work);
@@ -66,7 +84,7 @@ fn one_shot(work: impl Future<Output = Result<Exit, Failure>>) -> ExitCode {
 /// Serves MCP until the client goes away (stdio) or a signal arrives (HTTP).
 fn serve(common: CommonArgs, args: ServeArgs) -> ExitCode {
     logging::init(logging::SERVE_FILTER);
-    let Some(runtime) = runtime() else {
+    let Some(runtime) = runtime(common.workers) else {
         return ExitCode::FAILURE;
     };
     match runtime.block_on(run_server(common, args)) {

@@ -397,3 +397,83 @@ fn a_filesystem_root_is_never_a_default_root() {
     ]);
     assert_eq!(policy.allowed_roots, [PathBuf::from("/home/someone")]);
 }
+
+/// A PNG whose Base64 is longer than `IN_PLACE_ABOVE`: a small image and then padding bytes
+/// (the header is what is sniffed and measured).
+fn long_png_base64() -> String {
+    let mut bytes = png_bytes(64, 36);
+    bytes.resize(IN_PLACE_ABOVE, 0x5a);
+    let text = b64(&bytes);
+    assert!(text.len() > IN_PLACE_ABOVE);
+    text
+}
+
+#[test]
+fn long_base64_frames_load_on_either_runtime() {
+    let text = long_png_base64();
+    let policy = ImagePolicy::default();
+    for multi_thread in [false, true] {
+        let runtime = if multi_thread {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread().build()
+        }
+        .unwrap();
+        let frame = runtime.block_on(async {
+            tokio::spawn({
+                let (text, policy) = (text.clone(), policy.clone());
+                async move { load_frame(&text, &policy).await }
+            })
+            .await
+            .unwrap()
+            .unwrap()
+        });
+        assert_eq!(frame.format, Some(ImageFormat::Png));
+        assert_eq!(frame.dimensions, Some((64, 36)));
+        assert_eq!(
+            frame.payload.byte_len(),
+            Some(IN_PLACE_ABOVE as u64),
+            "multi_thread={multi_thread}"
+        );
+    }
+}
+
+#[test]
+fn work_in_place_lets_the_other_tasks_of_a_one_worker_runtime_run() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let other_ran = Arc::new(AtomicBool::new(false));
+    let waited = runtime.block_on(async {
+        // Both tasks are queued on the one worker; the first blocks until the second has run,
+        // which it can only do if the first handed the worker on.
+        let blocking = tokio::spawn({
+            let other_ran = other_ran.clone();
+            async move {
+                in_place(|| {
+                    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                    while !other_ran.load(Ordering::SeqCst) {
+                        if std::time::Instant::now() > give_up {
+                            return false;
+                        }
+                        std::thread::yield_now();
+                    }
+                    true
+                })
+            }
+        });
+        let other = tokio::spawn({
+            let other_ran = other_ran.clone();
+            async move { other_ran.store(true, Ordering::SeqCst) }
+        });
+        let waited = blocking.await.unwrap();
+        other.await.unwrap();
+        waited
+    });
+    assert!(waited, "the other task never ran while the work went on");
+}

@@ -196,8 +196,10 @@ pub async fn read(app: &App, uri: &str) -> Result<ReadResourceResult, McpError> 
     if bytes.len() as u64 > MAX_READ_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
-    let blob = STANDARD.encode(&bytes);
-    drop(bytes);
+    // Tens of megabytes to encode: on the blocking pool, not the thread answering requests.
+    let blob = tokio::task::spawn_blocking(move || STANDARD.encode(bytes))
+        .await
+        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
     Ok(ReadResourceResult::new(vec![
         ResourceContents::blob(blob, uri).with_mime_type(MIME_TYPE),
     ]))
