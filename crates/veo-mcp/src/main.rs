@@ -46,13 +46,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The async runtime: `workers` threads answer requests; blocking work gets threads of its own.
-fn runtime(workers: u16) -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(usize::from(workers))
-        .enable_all()
-        .build()
-    {
+/// The async runtime: `workers` threads (else one per CPU) answer requests; blocking work gets
+/// threads of its own.
+fn runtime(workers: Option<u16>) -> Option<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = workers {
+        builder.worker_threads(usize::from(workers));
+    }
+    match builder.enable_all().build() {
         Ok(rt) => Some(rt),
         Err(e) => {
             eprintln!("veo-mcp: cannot start the async runtime: {e}");
@@ -62,7 +63,7 @@ fn runtime(workers: u16) -> Option<tokio::runtime::Runtime> {
 }
 
 /// Runs a command-line command: warnings-only logs, its exit code, its failure on stderr.
-fn one_shot(workers: u16, work: impl Future<Output = Result<Exit, Failure>>) -> ExitCode {
+fn one_shot(workers: Option<u16>, work: impl Future<Output = Result<Exit, Failure>>) -> ExitCode {
     logging::init(logging::COMMAND_FILTER);
     let Some(runtime) = runtime(workers) else {
         return ExitCode::FAILURE;

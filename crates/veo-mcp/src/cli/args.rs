@@ -325,13 +325,12 @@ pub struct CommonArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub lease_seconds: u64,
 
-    /// Threads that answer requests. One answers thousands of calls a second without the
-    /// hand-offs between threads that several make; long work (reading and hashing frame
-    /// files, decoding large Base64 frames, saving videos) runs on threads of its own either
-    /// way. More help only when one thread is busy all the time.
-    #[arg(long, env = "VEO_WORKERS", global = true, default_value_t = 1,
+    /// Threads that answer requests [default: one per CPU]. One thread uses the least CPU a
+    /// call (no hand-offs between threads), but no more than one CPU; long work (frame files,
+    /// large Base64 frames, saving videos, resource reads) runs on threads of its own either way.
+    #[arg(long, env = "VEO_WORKERS", global = true,
           value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub workers: u16,
+    pub workers: Option<u16>,
 
     /// An identical request (same frames, prompt and parameters) within this many seconds of an
     /// earlier one returns the earlier task instead of paying again, unless the call sets
@@ -551,10 +550,10 @@ mod tests {
     }
 
     #[test]
-    fn one_worker_unless_told_otherwise() {
-        assert_eq!(Cli::parse_from(["veo-mcp"]).common.workers, 1);
-        let cli = Cli::parse_from(["veo-mcp", "serve", "--workers", "4"]);
-        assert_eq!(cli.common.workers, 4);
+    fn workers_are_the_runtimes_unless_told() {
+        assert_eq!(Cli::parse_from(["veo-mcp"]).common.workers, None);
+        let cli = Cli::parse_from(["veo-mcp", "serve", "--workers", "1"]);
+        assert_eq!(cli.common.workers, Some(1));
         for bad in ["0", "257", "two"] {
             let e = Cli::try_parse_from(["veo-mcp", "--workers", bad]).unwrap_err();
             assert!(e.to_string().contains("--workers"), "{e}");
