@@ -15,33 +15,22 @@ use veo_mcp::{VeoServer, logging};
 
 fn main() -> ExitCode {
     let Cli { command, common } = Cli::parse();
+    let workers = common.workers;
     match command {
         None => serve(common, ServeArgs::default()),
         Some(Command::Serve(args)) => serve(common, args),
         #[cfg(feature = "demo")]
-        Some(Command::Demo(args)) => {
-            let workers = common.workers;
-            one_shot(workers, async move {
-                veo_mcp::demo::run(&common, &args).await.map(|()| Exit::Ok)
-            })
-        }
+        Some(Command::Demo(args)) => one_shot(workers, async move {
+            veo_mcp::demo::run(&common, &args).await.map(|()| Exit::Ok)
+        }),
         Some(Command::Generate(args)) => {
-            one_shot(
-                common.workers,
-                async move { cli::generate(args, &common).await },
-            )
+            one_shot(workers, async move { cli::generate(args, &common).await })
         }
         Some(Command::Status(args)) => {
-            one_shot(
-                common.workers,
-                async move { cli::status(args, &common).await },
-            )
+            one_shot(workers, async move { cli::status(args, &common).await })
         }
         Some(Command::Tasks(args)) => {
-            one_shot(
-                common.workers,
-                async move { cli::tasks(args, &common).await },
-            )
+            one_shot(workers, async move { cli::tasks(args, &common).await })
         }
     }
 }

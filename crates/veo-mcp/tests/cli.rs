@@ -146,6 +146,9 @@ async fn generate_waits_saves_and_prints_the_tool_results_as_json() {
         "--person-generation",
         "dont_allow",
         "--json",
+        // The whole command on one worker thread: the frame files, the wait and the save.
+        "--workers",
+        "1",
     ]);
     let run = s.run(&args).await;
     run.expect(0);
