@@ -326,8 +326,8 @@ pub struct CommonArgs {
     pub lease_seconds: u64,
 
     /// Threads that answer requests [default: one per CPU]. One thread uses the least CPU a
-    /// call (no hand-offs between threads), but no more than one CPU; long work (frame files,
-    /// large Base64 frames, saving videos, resource reads) runs on threads of its own either way.
+    /// call (the fewest hand-offs between threads), but no more than one CPU; long work (frame
+    /// files, large Base64 frames, saving videos, resource reads) has threads of its own.
     #[arg(long, env = "VEO_WORKERS", global = true,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
