@@ -23,7 +23,7 @@ use crate::config::ClientConfig;
 use crate::error::{Error, Result, shorten};
 use crate::poll::{Pacing, Polled, poll_until};
 use crate::request::Model;
-use crate::result::TaskResult;
+use crate::result::{TaskResult, UnreadableReply};
 use crate::validate::PreparedRequest;
 
 /// Keys shorter than this are scrubbed from replies only as whole tokens (see `Client::scrub`).
@@ -314,17 +314,17 @@ impl Client {
         if !status.is_success() {
             return Err(error_from_response(status, retry_after, &bytes));
         }
-        if let Some(result) = TaskResult::from_slice(&bytes, task_id, fetched_at) {
-            return Ok(result);
-        }
-        // A failure: parsed again, as a `Value`, for the error's wording.
-        let detail = match serde_json::from_slice::<Value>(&bytes) {
-            Err(e) => format!("not JSON ({e}): {}", excerpt(&bytes)),
-            Ok(_) => format!("expected a JSON object: {}", excerpt(&bytes)),
-        };
-        Err(Error::BadResponse {
-            status: status.as_u16(),
-            detail,
+        TaskResult::from_slice(&bytes, task_id, fetched_at).map_err(|unreadable| {
+            let detail = match unreadable {
+                UnreadableReply::NotJson(e) => format!("not JSON ({e}): {}", excerpt(&bytes)),
+                UnreadableReply::NotAnObject => {
+                    format!("expected a JSON object: {}", excerpt(&bytes))
+                }
+            };
+            Error::BadResponse {
+                status: status.as_u16(),
+                detail,
+            }
         })
     }
 

@@ -54,6 +54,6 @@ pub use request::{
     AspectRatio, ClosedSet, DurationSeconds, EffectiveParameters, Model, PersonGeneration,
     Resolution, TransitionRequest,
 };
-pub use result::{MediaFile, TaskResult, TaskStatus};
+pub use result::{MediaFile, TaskResult, TaskStatus, UnreadableReply};
 pub use tokio_util::sync::CancellationToken;
 pub use validate::{PreparedRequest, parse_request, prepare, prepare_json};

@@ -102,13 +102,20 @@ pub struct TaskResult {
 
 impl TaskResult {
     /// Reads a task-result response from its bytes, received at `fetched_at`, as
-    /// [`TaskResult::from_json`] reads it; `None` when the bytes are not a JSON object.
-    pub fn from_slice(bytes: &[u8], task_id: &str, fetched_at: SystemTime) -> Option<TaskResult> {
-        reply::read(bytes, task_id, fetched_at).or_else(|| {
-            let body: Value = serde_json::from_slice(bytes).ok()?;
-            body.is_object()
-                .then(|| TaskResult::from_json(&body, task_id, fetched_at))
-        })
+    /// [`TaskResult::from_json`] reads it, or says why the bytes are not a JSON object.
+    pub fn from_slice(
+        bytes: &[u8],
+        task_id: &str,
+        fetched_at: SystemTime,
+    ) -> Result<TaskResult, UnreadableReply> {
+        if let Some(result) = reply::read(bytes, task_id, fetched_at) {
+            return Ok(result);
+        }
+        let body: Value = serde_json::from_slice(bytes).map_err(UnreadableReply::NotJson)?;
+        if !body.is_object() {
+            return Err(UnreadableReply::NotAnObject);
+        }
+        Ok(TaskResult::from_json(&body, task_id, fetched_at))
     }
 
     /// Reads a task-result response received at `fetched_at`, tolerating sloppy typing.
@@ -151,6 +158,15 @@ impl TaskResult {
         }
         .into_result(task_id, fetched_at)
     }
+}
+
+/// Why a task-result reply gives no result.
+#[derive(Debug)]
+pub enum UnreadableReply {
+    /// The bytes are not JSON; the parser's reason.
+    NotJson(serde_json::Error),
+    /// JSON, but not an object.
+    NotAnObject,
 }
 
 impl MediaFile {

@@ -293,7 +293,7 @@ impl<'de, T: Deserialize<'de>, const OBJECT: bool> Deserialize<'de> for Loose<T,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TaskStatus;
+    use crate::{TaskStatus, UnreadableReply};
     use serde_json::Value;
     use std::time::Duration;
 
@@ -341,7 +341,7 @@ mod tests {
             assert!(read.is_some(), "read without a Value: {body}");
             assert_eq!(read, through_value(body), "{body}");
             assert_eq!(
-                TaskResult::from_slice(body.as_bytes(), "asked", at()),
+                TaskResult::from_slice(body.as_bytes(), "asked", at()).ok(),
                 through_value(body)
             );
         }
@@ -352,7 +352,7 @@ mod tests {
         let repeated =
             r#"{"task": {"status": "TASK_STATUS_QUEUED", "status": "TASK_STATUS_SUCCEED"}}"#;
         assert_eq!(read(repeated.as_bytes(), "asked", at()), None);
-        let result = TaskResult::from_slice(repeated.as_bytes(), "asked", at());
+        let result = TaskResult::from_slice(repeated.as_bytes(), "asked", at()).ok();
         assert_eq!(result, through_value(repeated));
         assert_eq!(result.map(|r| r.status), Some(TaskStatus::Succeeded));
         for body in [
@@ -365,7 +365,30 @@ mod tests {
             "{,}",
         ] {
             assert_eq!(read(body.as_bytes(), "asked", at()), None, "{body}");
-            assert_eq!(TaskResult::from_slice(body.as_bytes(), "asked", at()), None);
+            assert_eq!(
+                TaskResult::from_slice(body.as_bytes(), "asked", at()).ok(),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn an_unreadable_reply_says_why_as_a_value_parse_does() {
+        for body in ["{", "", "{} x", "{,}"] {
+            let expected = serde_json::from_slice::<Value>(body.as_bytes())
+                .unwrap_err()
+                .to_string();
+            match TaskResult::from_slice(body.as_bytes(), "asked", at()) {
+                Err(UnreadableReply::NotJson(e)) => assert_eq!(e.to_string(), expected),
+                other => panic!("{body:?}: {other:?}"),
+            }
+        }
+        for body in [r#"[{"task": {}}]"#, r#""done""#, "null"] {
+            let read = TaskResult::from_slice(body.as_bytes(), "asked", at());
+            assert!(
+                matches!(read, Err(UnreadableReply::NotAnObject)),
+                "{body}: {read:?}"
+            );
         }
     }
 
@@ -376,7 +399,7 @@ mod tests {
         for junk in [r#"1e400"#, r#""\ud800""#, r#"{"deep": [1e999]}"#] {
             let body = format!(r#"{{"task": {{"status": "TASK_STATUS_SUCCEED"}}, "x": {junk}}}"#);
             assert_eq!(through_value(&body), None, "{body}");
-            let read = TaskResult::from_slice(body.as_bytes(), "asked", at());
+            let read = TaskResult::from_slice(body.as_bytes(), "asked", at()).ok();
             assert_eq!(
                 read.map(|r| r.status),
                 Some(TaskStatus::Succeeded),
