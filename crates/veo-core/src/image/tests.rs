@@ -273,6 +273,18 @@ async fn non_images_and_wrong_formats_are_refused() {
         .unwrap_err();
     assert!(e.contains("Gif"), "{e}");
     assert!(e.contains("only JPEG and PNG"), "{e}");
+    // The other formats a photo comes in are named too (imagesize's features, Cargo.toml).
+    let photos: [(&[u8], &str); 3] = [
+        (b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00", "Webp"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "Heif"),
+        (b"II*\x00\x08\x00\x00\x00\x00\x00\x00\x00", "Tiff"),
+    ];
+    for (head, name) in photos {
+        let e = load_frame(&b64(&[head, &[0u8; 64]].concat()), &policy)
+            .await
+            .unwrap_err();
+        assert!(e.contains(name) && e.contains("only JPEG and PNG"), "{e}");
+    }
     let text = b64(&[b'x'; 100]);
     let e = load_frame(&text, &policy).await.unwrap_err();
     assert!(e.contains("not a JPEG or PNG"), "{e}");

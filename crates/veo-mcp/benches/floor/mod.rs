@@ -11,7 +11,9 @@
 //! - streamable HTTP (stateless 2026-07-28 calls, 64 keep-alive connections, 1 s warm-up then
 //!   `VEO_MCP_BENCH_SECS`, 3 s): the same calls, then veo-mcp's `generate_transition_video` with
 //!   two 64×36 PNG frames inline (a fresh server and journal), with the server's CPU time and
-//!   context switches per call;
+//!   context switches per call; the floor, which has no such tool, gets its one tool called with
+//!   the same frames and prompt among its arguments (ignored by it): a request of the same size
+//!   through rmcp, and one GET;
 //!
 //! and once, the binaries' sizes (stripped with `strip`). veo-mcp is the server build
 //! (`--no-default-features`, release profile) built in the same scratch directory;
@@ -95,11 +97,11 @@ const FIGURES: &[Figure] = &[
     fig("… server CPU per call (µs)", "http_finished_cpu_us", Some("http_running_cpu_us"), Target::None, 0),
     fig("… server context switches per call", "http_finished_cs", Some("http_running_cs"), Target::None, 2),
     fig("… of which voluntary (waits, hand-offs)", "http_finished_vcs", Some("http_running_vcs"), Target::None, 2),
-    fig("HTTP generate_transition_video, tiny frames (calls/s)", "http_generate_rate", None, Target::AtLeast(6000.0), 0),
-    fig("… p99 (ms)", "http_generate_p99", None, Target::AtMost(15.0), 2),
-    fig("… server CPU per call (µs)", "http_generate_cpu_us", None, Target::None, 0),
-    fig("… server context switches per call", "http_generate_cs", None, Target::None, 2),
-    fig("… of which voluntary (waits, hand-offs)", "http_generate_vcs", None, Target::None, 2),
+    fig("HTTP generate_transition_video, tiny frames (calls/s)", "http_generate_rate", Some("http_generate_rate"), Target::AtLeast(6000.0), 0),
+    fig("… p99 (ms)", "http_generate_p99", Some("http_generate_p99"), Target::AtMost(15.0), 2),
+    fig("… server CPU per call (µs)", "http_generate_cpu_us", Some("http_generate_cpu_us"), Target::None, 0),
+    fig("… server context switches per call", "http_generate_cs", Some("http_generate_cs"), Target::None, 2),
+    fig("… of which voluntary (waits, hand-offs)", "http_generate_vcs", Some("http_generate_vcs"), Target::None, 2),
 ];
 
 /// How much each round measures.
@@ -203,6 +205,9 @@ pub fn against_floor(mock: &Mock, dir: &Path) {
     let floor_args = json!({"task_id": "t"});
     let running_args = json!({"task_id": running, "wait_seconds": 0});
     let finished_args = json!({"task_id": finished, "wait_seconds": 0});
+    let frames = GenerateFrames::new();
+    let floor_generate = json!({"task_id": "t", "image": frames.first,
+        "last_image": frames.last, "prompt": GENERATE_PROMPT});
 
     let mut floor_rounds: Vec<Round> = Vec::new();
     let mut veo_rounds: Vec<Round> = Vec::new();
@@ -226,12 +231,13 @@ pub fn against_floor(mock: &Mock, dir: &Path) {
         if let Some(bin) = &floor {
             let server = HttpServer::spawn_program(bin, &floor_env, &["http"]);
             http(mock, &server, "running", &floor_args, &sizes, &mut f);
+            http(mock, &server, "generate", &floor_generate, &sizes, &mut f);
         }
         let server = HttpServer::spawn_program(&veo, &veo_env, &["serve", "--http"]);
         http(mock, &server, "running", &running_args, &sizes, &mut v);
         http(mock, &server, "finished", &finished_args, &sizes, &mut v);
         drop(server);
-        generate(mock, dir, &veo, round, &sizes, &mut v);
+        generate(mock, dir, &veo, round, &frames, &sizes, &mut v);
         if !f.is_empty() {
             println!("round {round}: floor {f:.3?}");
         }
@@ -384,21 +390,45 @@ fn http(
     record(kind, result, out);
 }
 
+/// The prompt of the `generate_transition_video` runs: the mock keeps the tasks running.
+const GENERATE_PROMPT: &str = "floor generate [mock:processing_ms=86400000]";
+
+/// The two tiny frames of the `generate_transition_video` runs, as Base64.
+struct GenerateFrames {
+    first: String,
+    last: String,
+}
+
+impl GenerateFrames {
+    fn new() -> GenerateFrames {
+        GenerateFrames {
+            first: small_frame_base64([250, 120, 0], [10, 10, 80]),
+            last: small_frame_base64([10, 10, 80], [250, 220, 120]),
+        }
+    }
+}
+
 /// `generate_transition_video` with tiny frames over HTTP, on a fresh server and journal.
-fn generate(mock: &Mock, dir: &Path, veo: &Path, round: usize, sizes: &Sizes, out: &mut Round) {
+fn generate(
+    mock: &Mock,
+    dir: &Path,
+    veo: &Path,
+    round: usize,
+    frames: &GenerateFrames,
+    sizes: &Sizes,
+    out: &mut Round,
+) {
     let journal = dir
         .join(format!("floor-generate-{round}.sqlite3"))
         .display()
         .to_string();
     let server =
         HttpServer::spawn_program(veo, &server_env(mock, dir, &journal), &["serve", "--http"]);
-    let first = small_frame_base64([250, 120, 0], [10, 10, 80]);
-    let last = small_frame_base64([10, 10, 80], [250, 220, 120]);
     let request = http_call(
         server.addr,
         "generate_transition_video",
-        json!({"image": first, "last_image": last,
-               "prompt": "floor generate [mock:processing_ms=86400000]", "allow_duplicate": true}),
+        json!({"image": frames.first, "last_image": frames.last,
+               "prompt": GENERATE_PROMPT, "allow_duplicate": true}),
     );
     let result = drive(
         mock,
