@@ -17,8 +17,8 @@ use veo_mcp::{VeoServer, logging};
 
 /// The memory allocator: mimalloc (issue 12). Each call allocates and frees buffers of a few to
 /// tens of kilobytes (request bodies, frames, replies) on several threads; in glibc's allocator
-/// that was a fifth of the server's CPU, with `generate_transition_video` at ~4,400 calls/s,
-/// against ~5,800 with mimalloc (BENCHMARKS.md).
+/// that was a fifth of the server's CPU, and `generate_transition_video` made 4,118 – 4,743
+/// calls/s under `wrk` against 5,410 – 6,163 with mimalloc (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: Allocator = Allocator;
 
