@@ -98,6 +98,18 @@ pub fn build_server(scratch: &Path) -> Result<PathBuf, String> {
     Ok(target.join("release").join("veo-mcp"))
 }
 
+/// Builds veo-mock's binary into `scratch` beside the server build (release), so that veo-mcp's
+/// platform runs as a process of its own, as the floor's does. Returns the binary.
+pub fn build_mock(scratch: &Path) -> Result<PathBuf, String> {
+    let target = scratch.join("server-target");
+    cargo(
+        &workspace_root().join("Cargo.toml"),
+        &target,
+        &["build", "--release", "-p", "veo-mock", "--bin", "veo-mock"],
+    )?;
+    Ok(target.join("release").join("veo-mock"))
+}
+
 /// Runs `cargo ARGS` on `manifest` with `target` as the target directory: offline first (no
 /// network needed when every crate is in cargo's cache), then online. On failure, the last
 /// lines cargo printed.

@@ -15,8 +15,10 @@
 //!   the same frames and prompt among its arguments (ignored by it): a request of the same size
 //!   through rmcp, and one GET;
 //!
-//! and once, the binaries' sizes (stripped with `strip`). veo-mcp is the server build
-//! (`--no-default-features`, release profile) built in the same scratch directory;
+//! and once, the binaries' sizes (stripped with `strip`). Each server's platform is a process
+//! of its own: the floor's axum handler (`srv mock`), and veo-mock's binary, built in the same
+//! scratch directory (the bench's in-process mock if it cannot be built). veo-mcp is the server
+//! build (`--no-default-features`, release profile) built in the same scratch directory;
 //! `VEO_BENCH_SERVER_BUILD=0` measures the bench's own binary (default features) instead. If the
 //! floor cannot be built, the run says why and measures veo-mcp alone. A smoke run (without
 //! `--bench`) builds neither, and measures veo-mcp alone, briefly.
@@ -157,18 +159,65 @@ impl FloorUpstream {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("the floor's upstream starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the floor's upstream did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_for_listener(addr, "the floor's upstream");
         FloorUpstream {
             child,
             base: format!("http://{addr}"),
         }
+    }
+}
+
+/// veo-mcp's platform as a process of its own (the `veo-mock` binary), stopped when dropped.
+struct MockProcess {
+    child: std::process::Child,
+    base: String,
+}
+
+impl MockProcess {
+    /// The API key the process accepts.
+    const KEY: &str = "floor-bench-key";
+
+    fn start(bin: &Path) -> MockProcess {
+        let addr = free_addr();
+        let args = ["--addr", &addr.to_string(), "--api-key", MockProcess::KEY];
+        let child = program_command(bin, &[], &args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("veo-mock starts");
+        wait_for_listener(addr, "veo-mock");
+        MockProcess {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// `env` with this process as the platform.
+    fn platform_of(&self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+        for (name, value) in &mut env {
+            match name.as_str() {
+                "JIEKOU_BASE_URL" => *value = self.base.clone(),
+                "JIEKOU_API_KEY" => *value = MockProcess::KEY.to_string(),
+                _ => {}
+            }
+        }
+        env
+    }
+}
+
+impl Drop for MockProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until something listens on `addr` (at most 10 s).
+fn wait_for_listener(addr: std::net::SocketAddr, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -199,8 +248,28 @@ pub fn against_floor(mock: &Mock, dir: &Path) {
         .iter()
         .map(|u| ("FLOOR_BASE".to_string(), u.base.clone()))
         .collect();
+    // Like the floor's, veo-mcp's platform runs as a process of its own, not in the bench's
+    // process beside the load generator; the smoke run keeps the bench's in-process mock.
+    let platform = if smoke() {
+        None
+    } else {
+        match build::build_mock(&scratch) {
+            Ok(bin) => Some(MockProcess::start(&bin)),
+            Err(e) => {
+                println!(
+                    "VEO-MOCK NOT BUILT: {e}
+veo-mcp's platform is the bench's own mock."
+                );
+                None
+            }
+        }
+    };
+    let veo_env_for = |env: Vec<(String, String)>| match &platform {
+        Some(platform) => platform.platform_of(env),
+        None => env,
+    };
     let journal = dir.join("floor-veo.sqlite3").display().to_string();
-    let veo_env = server_env(mock, dir, &journal);
+    let veo_env = veo_env_for(server_env(mock, dir, &journal));
     let (running, finished) = veo_tasks(&veo, &veo_env);
     let floor_args = json!({"task_id": "t"});
     let running_args = json!({"task_id": running, "wait_seconds": 0});
@@ -237,7 +306,9 @@ pub fn against_floor(mock: &Mock, dir: &Path) {
         http(mock, &server, "running", &running_args, &sizes, &mut v);
         http(mock, &server, "finished", &finished_args, &sizes, &mut v);
         drop(server);
-        generate(mock, dir, &veo, round, &frames, &sizes, &mut v);
+        let journal = dir.join(format!("floor-generate-{round}.sqlite3"));
+        let env = veo_env_for(server_env(mock, dir, &journal.display().to_string()));
+        generate(mock, &veo, &env, &frames, &sizes, &mut v);
         if !f.is_empty() {
             println!("round {round}: floor {f:.3?}");
         }
@@ -408,22 +479,17 @@ impl GenerateFrames {
     }
 }
 
-/// `generate_transition_video` with tiny frames over HTTP, on a fresh server and journal.
+/// `generate_transition_video` with tiny frames over HTTP, on a fresh server (with `env`, which
+/// names a fresh journal).
 fn generate(
     mock: &Mock,
-    dir: &Path,
     veo: &Path,
-    round: usize,
+    env: &[(String, String)],
     frames: &GenerateFrames,
     sizes: &Sizes,
     out: &mut Round,
 ) {
-    let journal = dir
-        .join(format!("floor-generate-{round}.sqlite3"))
-        .display()
-        .to_string();
-    let server =
-        HttpServer::spawn_program(veo, &server_env(mock, dir, &journal), &["serve", "--http"]);
+    let server = HttpServer::spawn_program(veo, env, &["serve", "--http"]);
     let request = http_call(
         server.addr,
         "generate_transition_video",
