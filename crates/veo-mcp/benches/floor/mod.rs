@@ -256,10 +256,7 @@ pub fn against_floor(mock: &Mock, dir: &Path) {
         match build::build_mock(&scratch) {
             Ok(bin) => Some(MockProcess::start(&bin)),
             Err(e) => {
-                println!(
-                    "VEO-MOCK NOT BUILT: {e}
-veo-mcp's platform is the bench's own mock."
-                );
+                println!("VEO-MOCK NOT BUILT: {e}\nveo-mcp's platform is the bench's own mock.");
                 None
             }
         }
