@@ -145,59 +145,62 @@ impl Sizes {
     }
 }
 
-/// The floor's upstream (`srv mock ADDR`), stopped when dropped.
-struct FloorUpstream {
+/// A server's platform as a process of its own, listening on `base`, stopped when dropped: the
+/// floor's (`srv mock ADDR`) or veo-mcp's (the `veo-mock` binary).
+struct Platform {
     child: std::process::Child,
     base: String,
 }
 
-impl FloorUpstream {
-    fn start(floor: &Path) -> FloorUpstream {
+impl Platform {
+    /// The API key veo-mock is started with.
+    const VEO_MOCK_KEY: &str = "floor-bench-key";
+
+    /// The floor's platform.
+    fn floor(floor: &Path) -> Platform {
+        Platform::start(floor, |addr| vec!["mock".into(), addr])
+    }
+
+    /// veo-mcp's platform: veo-mock, accepting [`Platform::VEO_MOCK_KEY`].
+    fn veo_mock(bin: &Path) -> Platform {
+        Platform::start(bin, |addr| {
+            let key = Platform::VEO_MOCK_KEY.to_string();
+            vec!["--addr".into(), addr, "--api-key".into(), key]
+        })
+    }
+
+    /// Runs `program` with the arguments `args` makes of a free address, and waits (at most
+    /// 10 s) until it listens there.
+    fn start(program: &Path, args: impl FnOnce(String) -> Vec<String>) -> Platform {
         let addr = free_addr();
-        let child = program_command(floor, &[], &["mock", &addr.to_string()])
+        let args = args(addr.to_string());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = program_command(program, &[], &args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .spawn()
-            .expect("the floor's upstream starts");
-        wait_for_listener(addr, "the floor's upstream");
-        FloorUpstream {
+            .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not listen",
+                program.display()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Platform {
             child,
             base: format!("http://{addr}"),
         }
     }
-}
 
-/// veo-mcp's platform as a process of its own (the `veo-mock` binary), stopped when dropped.
-struct MockProcess {
-    child: std::process::Child,
-    base: String,
-}
-
-impl MockProcess {
-    /// The API key the process accepts.
-    const KEY: &str = "floor-bench-key";
-
-    fn start(bin: &Path) -> MockProcess {
-        let addr = free_addr();
-        let args = ["--addr", &addr.to_string(), "--api-key", MockProcess::KEY];
-        let child = program_command(bin, &[], &args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("veo-mock starts");
-        wait_for_listener(addr, "veo-mock");
-        MockProcess {
-            child,
-            base: format!("http://{addr}"),
-        }
-    }
-
-    /// `env` with this process as the platform.
+    /// veo-mcp's `env` with this veo-mock as its platform.
     fn platform_of(&self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
         for (name, value) in &mut env {
             match name.as_str() {
                 "JIEKOU_BASE_URL" => *value = self.base.clone(),
-                "JIEKOU_API_KEY" => *value = MockProcess::KEY.to_string(),
+                "JIEKOU_API_KEY" => *value = Platform::VEO_MOCK_KEY.to_string(),
                 _ => {}
             }
         }
@@ -205,23 +208,7 @@ impl MockProcess {
     }
 }
 
-impl Drop for MockProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits until something listens on `addr` (at most 10 s).
-fn wait_for_listener(addr: std::net::SocketAddr, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-impl Drop for FloorUpstream {
+impl Drop for Platform {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -243,7 +230,7 @@ pub fn against_floor(mock: &Mock, dir: &Path) {
     } else {
         builds(&scratch)
     };
-    let upstream = floor.as_deref().map(FloorUpstream::start);
+    let upstream = floor.as_deref().map(Platform::floor);
     let floor_env: Vec<(String, String)> = upstream
         .iter()
         .map(|u| ("FLOOR_BASE".to_string(), u.base.clone()))
@@ -254,7 +241,7 @@ pub fn against_floor(mock: &Mock, dir: &Path) {
         None
     } else {
         match build::build_mock(&scratch) {
-            Ok(bin) => Some(MockProcess::start(&bin)),
+            Ok(bin) => Some(Platform::veo_mock(&bin)),
             Err(e) => {
                 println!("VEO-MOCK NOT BUILT: {e}\nveo-mcp's platform is the bench's own mock.");
                 None
