@@ -145,12 +145,9 @@ impl Sizes {
     }
 }
 
-/// A server's platform as a process of its own, listening on `base`, stopped when dropped: the
-/// floor's (`srv mock ADDR`) or veo-mcp's (the `veo-mock` binary).
-struct Platform {
-    child: std::process::Child,
-    base: String,
-}
+/// A server's platform as a process of its own, stopped when dropped: the floor's
+/// (`srv mock ADDR`) or veo-mcp's (the `veo-mock` binary).
+struct Platform(HttpServer);
 
 impl Platform {
     /// The API key veo-mock is started with.
@@ -158,60 +155,34 @@ impl Platform {
 
     /// The floor's platform.
     fn floor(floor: &Path) -> Platform {
-        Platform::start(floor, |addr| vec!["mock".into(), addr])
+        Platform::start(floor, &["mock"])
     }
 
     /// veo-mcp's platform: veo-mock, accepting [`Platform::VEO_MOCK_KEY`].
     fn veo_mock(bin: &Path) -> Platform {
-        Platform::start(bin, |addr| {
-            let key = Platform::VEO_MOCK_KEY.to_string();
-            vec!["--addr".into(), addr, "--api-key".into(), key]
-        })
+        Platform::start(bin, &["--api-key", Platform::VEO_MOCK_KEY, "--addr"])
     }
 
-    /// Runs `program` with the arguments `args` makes of a free address, and waits (at most
-    /// 10 s) until it listens there.
-    fn start(program: &Path, args: impl FnOnce(String) -> Vec<String>) -> Platform {
-        let addr = free_addr();
-        let args = args(addr.to_string());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let child = program_command(program, &[], &args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "{} did not listen",
-                program.display()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Platform {
-            child,
-            base: format!("http://{addr}"),
-        }
+    /// Runs `program` with `args` and a free address after them (the one it listens on).
+    fn start(program: &Path, args: &[&str]) -> Platform {
+        Platform(HttpServer::spawn_program(program, &[], args))
+    }
+
+    /// Where it answers.
+    fn base(&self) -> String {
+        format!("http://{}", self.0.addr)
     }
 
     /// veo-mcp's `env` with this veo-mock as its platform.
     fn platform_of(&self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
         for (name, value) in &mut env {
             match name.as_str() {
-                "JIEKOU_BASE_URL" => *value = self.base.clone(),
+                "JIEKOU_BASE_URL" => *value = self.base(),
                 "JIEKOU_API_KEY" => *value = Platform::VEO_MOCK_KEY.to_string(),
                 _ => {}
             }
         }
         env
-    }
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -233,7 +204,7 @@ pub fn against_floor(mock: &Mock, dir: &Path) {
     let upstream = floor.as_deref().map(Platform::floor);
     let floor_env: Vec<(String, String)> = upstream
         .iter()
-        .map(|u| ("FLOOR_BASE".to_string(), u.base.clone()))
+        .map(|u| ("FLOOR_BASE".to_string(), u.base()))
         .collect();
     // Like the floor's, veo-mcp's platform runs as a process of its own, not in the bench's
     // process beside the load generator; the smoke run keeps the bench's in-process mock.
