@@ -12,10 +12,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension as _, params};
 use veo_core::{ClosedSet as _, TaskResult, TaskStatus};
 
+mod checkpoint;
 mod rows;
 mod schema;
 mod thread;
 
+use checkpoint::Checkpoints;
 use rows::{load_entry, spending};
 
 use super::stored::{INTERRUPTED, duration_ms, millis, parameters_text, submit_failure_state};
@@ -67,7 +69,7 @@ impl SqliteJournal {
             location: name.clone(),
             message,
         };
-        let conn = match location {
+        let mut conn = match location {
             JournalLocation::Memory => Connection::open_in_memory(),
             #[cfg(feature = "postgres")]
             JournalLocation::Postgres(_) => return Err(fail("PostgreSQL, not SQLite".into())),
@@ -82,11 +84,11 @@ impl SqliteJournal {
         .map_err(|e| fail(e.to_string()))?;
         setup_retrying(&conn).map_err(|e| fail(e.to_string()))?;
         migrate(&conn).map_err(fail)?;
-        let (jobs, queue) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("veo-journal".into())
-            // Ends when the journal is dropped.
-            .spawn(move || thread::serve(conn, queue))
+        let checkpoints = match location {
+            JournalLocation::File(path) => Some(Checkpoints::start(&mut conn, path).map_err(fail)?),
+            _ => None,
+        };
+        let jobs = thread::start(conn, checkpoints)
             .map_err(|e| fail(format!("cannot start the journal thread: {e}")))?;
         Ok(SqliteJournal {
             recent: Default::default(),

@@ -11,6 +11,8 @@ use std::sync::mpsc::{Receiver, Sender};
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::checkpoint::Checkpoints;
+
 /// Most operations taken into one group: bounds how long the first of them waits for the rest.
 const MAX_GROUP: usize = 64;
 
@@ -83,8 +85,22 @@ where
 /// What callers hold to send operations to the thread.
 pub(super) type Jobs = Sender<Box<dyn Job>>;
 
+/// Starts the journal's thread, the owner of `conn` (and of its `checkpoints`, for a file):
+/// it runs the operations sent through the returned sender, and ends when every sender is gone.
+pub(super) fn start(conn: Connection, checkpoints: Option<Checkpoints>) -> std::io::Result<Jobs> {
+    let (jobs, queue) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("veo-journal".into())
+        .spawn(move || serve(conn, queue, checkpoints))?;
+    Ok(jobs)
+}
+
 /// Runs the operations from `queue` on `conn` until every sender is gone.
-pub(super) fn serve(mut conn: Connection, queue: Receiver<Box<dyn Job>>) {
+fn serve(
+    mut conn: Connection,
+    queue: Receiver<Box<dyn Job>>,
+    mut checkpoints: Option<Checkpoints>,
+) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -102,6 +118,9 @@ pub(super) fn serve(mut conn: Connection, queue: Receiver<Box<dyn Job>>) {
         }
         if !writes.is_empty() {
             run_writes(&mut conn, writes);
+            if let Some(checkpoints) = &mut checkpoints {
+                checkpoints.after_writes(&conn);
+            }
         }
     }
 }
@@ -201,7 +220,7 @@ mod tests {
         jobs.send(Box::new(Operation::new(false, count, reply)))
             .unwrap();
         drop(jobs);
-        serve(conn, queue);
+        serve(conn, queue, None);
         for answer in answers {
             assert_eq!(answer.blocking_recv().unwrap(), Ok(()));
         }
