@@ -35,6 +35,8 @@ pub(super) struct Checkpoints {
     /// The log's size when the checkpointer was last woken.
     woken_at: i32,
     wake: SyncSender<()>,
+    /// Whether the journal thread's last checkpoint failed (see [`checkpoint`]).
+    failing: bool,
 }
 
 impl Checkpoints {
@@ -66,6 +68,7 @@ impl Checkpoints {
             log_pages,
             woken_at: 0,
             wake,
+            failing: false,
         }
     }
 
@@ -87,10 +90,8 @@ impl Checkpoints {
                 }
             }
         }
-        if pages >= RESTART_AT
-            && let Err(e) = checkpoint(writer)
-        {
-            tracing::warn!("cannot checkpoint the journal: {e}");
+        if pages >= RESTART_AT {
+            checkpoint(writer, &mut self.failing);
         }
     }
 }
@@ -98,17 +99,24 @@ impl Checkpoints {
 /// The checkpointer's loop: a `PASSIVE` checkpoint each time it is woken, until the journal's
 /// thread is gone.
 fn copy_when_woken(checkpointer: &Connection, woken: &Receiver<()>) {
+    let mut failing = false;
     while woken.recv().is_ok() {
-        if let Err(e) = checkpoint(checkpointer) {
-            tracing::warn!("cannot checkpoint the journal: {e}");
-        }
+        checkpoint(checkpointer, &mut failing);
     }
 }
 
 /// Copies into the database what the log holds and no reader still needs, without waiting for
-/// anyone. Busy (another connection is checkpointing) is not an error: that one copies it.
-fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+/// anyone. Busy (another connection is checkpointing) is not an error: that one copies it. A
+/// failure is logged once, while `failing` (the last attempt's outcome) is false.
+fn checkpoint(conn: &Connection, failing: &mut bool) {
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        Ok(()) => *failing = false,
+        Err(e) if !*failing => {
+            *failing = true;
+            tracing::warn!("cannot checkpoint the journal (tried again later): {e}");
+        }
+        Err(_) => {}
+    }
 }
 
 #[cfg(test)]
