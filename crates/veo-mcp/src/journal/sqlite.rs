@@ -84,10 +84,7 @@ impl SqliteJournal {
         .map_err(|e| fail(e.to_string()))?;
         setup_retrying(&conn).map_err(|e| fail(e.to_string()))?;
         migrate(&conn).map_err(fail)?;
-        let checkpoints = match location {
-            JournalLocation::File(path) => Some(Checkpoints::start(&mut conn, path).map_err(fail)?),
-            _ => None,
-        };
+        let checkpoints = Checkpoints::start(&mut conn).map_err(fail)?;
         let jobs = thread::start(conn, checkpoints)
             .map_err(|e| fail(format!("cannot start the journal thread: {e}")))?;
         Ok(SqliteJournal {

@@ -16,7 +16,6 @@
 //! only by a pass that reaches the log's end, which a busy writer rarely lets it), 1 – 2 ms
 //! each, but once every 4000 pages instead of every 1000.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -42,10 +41,15 @@ pub(super) struct Checkpoints {
 }
 
 impl Checkpoints {
-    /// Takes over the checkpoints of `writer`, the journal's connection to the file at `path`
-    /// (in WAL mode): SQLite's automatic checkpoint is replaced, and the checkpointer's thread
-    /// is started with a connection of its own. It stops when the returned value is dropped.
-    pub(super) fn start(writer: &mut Connection, path: &Path) -> Result<Checkpoints, String> {
+    /// Takes over the checkpoints of `writer`, the journal's connection to its file (in WAL
+    /// mode): SQLite's automatic checkpoint is replaced, and the checkpointer's thread is
+    /// started with a connection of its own. It stops when the returned value is dropped.
+    /// `None` for a journal in memory, which has no log, or a file whose name is not UTF-8,
+    /// which keeps SQLite's automatic checkpoint.
+    pub(super) fn start(writer: &mut Connection) -> Result<Option<Checkpoints>, String> {
+        let Some(path) = writer.path().filter(|path| !path.is_empty()) else {
+            return Ok(None);
+        };
         let checkpointer = Connection::open(path)
             .map_err(|e| format!("cannot open the checkpointer's connection: {e}"))?;
         let (wake, woken) = std::sync::mpsc::sync_channel(1);
@@ -54,6 +58,7 @@ impl Checkpoints {
             .spawn(move || copy_when_woken(&checkpointer, &woken))
             .map_err(|e| format!("cannot start the checkpointer's thread: {e}"))?;
         Checkpoints::hooked(writer, wake)
+            .map(Some)
             .map_err(|e| format!("cannot take over the journal's checkpoints: {e}"))
     }
 
@@ -124,6 +129,8 @@ fn checkpoint(conn: &Connection, failing: &mut bool) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     /// A journal-like file in WAL mode with one table.
@@ -155,7 +162,7 @@ mod tests {
     fn the_checkpointer_copies_the_log_into_the_database_without_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let (path, mut writer) = wal_file(dir.path());
-        let mut checkpoints = Checkpoints::start(&mut writer, &path).unwrap();
+        let mut checkpoints = Checkpoints::start(&mut writer).unwrap().unwrap();
         let before = std::fs::metadata(&path).unwrap().len();
         // Enough to wake the checkpointer, not enough for the writer to checkpoint itself.
         write_pages(&writer, &mut checkpoints, WAKE_EVERY as usize);
@@ -177,7 +184,7 @@ mod tests {
         // A checkpointer that is never free: nothing is copied unless the writer does it.
         let (wake, _never_read) = std::sync::mpsc::sync_channel(1);
         let mut checkpoints = Checkpoints::hooked(&mut writer, wake).unwrap();
-        // Each row takes a page of the table (and now and then an interior page).
+        // Each row takes a page of the table, and its commit the pages above it again.
         write_pages(&writer, &mut checkpoints, 3 * RESTART_AT as usize);
         let bound = (RESTART_AT as u64 + 200) * (4096 + 24);
         assert!(
@@ -189,5 +196,11 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 3 * i64::from(RESTART_AT));
+    }
+
+    #[test]
+    fn a_journal_in_memory_has_no_checkpointer() {
+        let mut memory = Connection::open_in_memory().unwrap();
+        assert!(Checkpoints::start(&mut memory).unwrap().is_none());
     }
 }
