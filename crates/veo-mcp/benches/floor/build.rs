@@ -81,33 +81,23 @@ pub fn build_floor(scratch: &Path) -> Result<PathBuf, String> {
 /// --no-default-features` (no demo, veo-mock or MCP client, and the SQLite journal only), into
 /// `scratch`. Returns the binary.
 pub fn build_server(scratch: &Path) -> Result<PathBuf, String> {
-    let target = scratch.join("server-target");
-    cargo(
-        &workspace_root().join("Cargo.toml"),
-        &target,
-        &[
-            "build",
-            "--release",
-            "-p",
-            "veo-mcp",
-            "--no-default-features",
-            "--bin",
-            "veo-mcp",
-        ],
-    )?;
-    Ok(target.join("release").join("veo-mcp"))
+    build_release(scratch, "veo-mcp", &["--no-default-features"])
 }
 
 /// Builds veo-mock's binary into `scratch` beside the server build (release), so that veo-mcp's
 /// platform runs as a process of its own, as the floor's does. Returns the binary.
 pub fn build_mock(scratch: &Path) -> Result<PathBuf, String> {
+    build_release(scratch, "veo-mock", &[])
+}
+
+/// Builds the workspace package `name`'s binary of the same name, release, with `options`, into
+/// `scratch`'s `server-target`. Returns the binary.
+fn build_release(scratch: &Path, name: &str, options: &[&str]) -> Result<PathBuf, String> {
     let target = scratch.join("server-target");
-    cargo(
-        &workspace_root().join("Cargo.toml"),
-        &target,
-        &["build", "--release", "-p", "veo-mock", "--bin", "veo-mock"],
-    )?;
-    Ok(target.join("release").join("veo-mock"))
+    let mut args = vec!["build", "--release", "-p", name, "--bin", name];
+    args.extend_from_slice(options);
+    cargo(&workspace_root().join("Cargo.toml"), &target, &args)?;
+    Ok(target.join("release").join(name))
 }
 
 /// Runs `cargo ARGS` on `manifest` with `target` as the target directory: offline first (no

@@ -254,12 +254,40 @@ pub fn against_floor(mock: &Mock, dir: &Path) {
         stdio(&veo, &veo_env, &calls, &sizes, &mut v);
         if let Some(bin) = &floor {
             let server = HttpServer::spawn_program(bin, &floor_env, &["http"]);
-            http(mock, &server, "running", &floor_args, &sizes, &mut f);
-            http(mock, &server, "generate", &floor_generate, &sizes, &mut f);
+            http(
+                mock,
+                &server,
+                "running",
+                (READ_TOOL, &floor_args),
+                &sizes,
+                &mut f,
+            );
+            http(
+                mock,
+                &server,
+                "generate",
+                (READ_TOOL, &floor_generate),
+                &sizes,
+                &mut f,
+            );
         }
         let server = HttpServer::spawn_program(&veo, &veo_env, &["serve", "--http"]);
-        http(mock, &server, "running", &running_args, &sizes, &mut v);
-        http(mock, &server, "finished", &finished_args, &sizes, &mut v);
+        http(
+            mock,
+            &server,
+            "running",
+            (READ_TOOL, &running_args),
+            &sizes,
+            &mut v,
+        );
+        http(
+            mock,
+            &server,
+            "finished",
+            (READ_TOOL, &finished_args),
+            &sizes,
+            &mut v,
+        );
         drop(server);
         let journal = dir.join(format!("floor-generate-{round}.sqlite3"));
         let env = veo_env_for(server_env(mock, dir, &journal.display().to_string()));
@@ -394,16 +422,16 @@ fn stdio(
     }
 }
 
-/// One HTTP load run of `get_task_result` with `args` against `server`, into `out`.
+/// One HTTP load run of `tool` with `args` against `server`, into `out` as `kind`.
 fn http(
     mock: &Mock,
     server: &HttpServer,
     kind: &str,
-    args: &Value,
+    (tool, args): (&str, &Value),
     sizes: &Sizes,
     out: &mut Round,
 ) {
-    let request = http_call(server.addr, "get_task_result", args.clone());
+    let request = http_call(server.addr, tool, args.clone());
     let result = drive(
         mock,
         server.child.id(),
@@ -415,6 +443,9 @@ fn http(
     );
     record(kind, result, out);
 }
+
+/// The tool both servers have: veo-mcp's status query, and the floor's one tool.
+const READ_TOOL: &str = "get_task_result";
 
 /// The prompt of the `generate_transition_video` runs: the mock keeps the tasks running.
 const GENERATE_PROMPT: &str = "floor generate [mock:processing_ms=86400000]";
@@ -445,22 +476,16 @@ fn generate(
     out: &mut Round,
 ) {
     let server = HttpServer::spawn_program(veo, env, &["serve", "--http"]);
-    let request = http_call(
-        server.addr,
-        "generate_transition_video",
-        json!({"image": frames.first, "last_image": frames.last,
-               "prompt": GENERATE_PROMPT, "allow_duplicate": true}),
-    );
-    let result = drive(
+    let args = json!({"image": frames.first, "last_image": frames.last,
+                      "prompt": GENERATE_PROMPT, "allow_duplicate": true});
+    http(
         mock,
-        server.child.id(),
-        server.addr,
-        request,
-        sizes.conns,
-        sizes.http_warm_up,
-        sizes.http_secs,
+        &server,
+        "generate",
+        ("generate_transition_video", &args),
+        sizes,
+        out,
     );
-    record("generate", result, out);
 }
 
 fn record(kind: &str, mut result: RoundResult, out: &mut Round) {
