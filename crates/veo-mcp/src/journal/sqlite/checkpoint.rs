@@ -133,12 +133,11 @@ mod tests {
 
     use super::*;
 
-    /// A journal-like file in WAL mode with one table.
+    /// A file with the journal's settings (WAL) and one table.
     fn wal_file(dir: &Path) -> (std::path::PathBuf, Connection) {
         let path = dir.join("j.sqlite3");
         let conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-        conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+        super::super::schema::setup_retrying(&conn).unwrap();
         conn.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
         (path, conn)
     }
