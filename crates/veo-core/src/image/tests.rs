@@ -181,6 +181,37 @@ async fn only_canonical_base64_is_kept_for_the_body() {
     }
 }
 
+#[tokio::test]
+async fn base64_with_stray_bits_in_its_last_character_is_decoded_but_not_kept() {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let (bytes, raw) = (1..)
+        .map(|side| {
+            let bytes = png_bytes(side, side);
+            let raw = b64(&bytes);
+            (bytes, raw)
+        })
+        .find(|(_, raw)| raw.ends_with('='))
+        .unwrap();
+    // The last character before the padding has unused low bits: setting one changes the
+    // text, not the bytes it decodes to.
+    let at = raw.trim_end_matches('=').len() - 1;
+    let value = ALPHABET
+        .iter()
+        .position(|&c| c == raw.as_bytes()[at])
+        .unwrap();
+    let mut stray = raw.into_bytes();
+    stray[at] = ALPHABET[value ^ 1];
+    let stray = String::from_utf8(stray).unwrap();
+    let frame = load_frame(&stray, &ImagePolicy::default()).await.unwrap();
+    match frame.payload {
+        FramePayload::Bytes { raw, base64 } => {
+            assert_eq!(raw, bytes.as_slice());
+            assert_eq!(base64, None, "only canonical text is sent as given");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn rejects_unsupported_forms_with_the_reason() {
     assert!(
