@@ -71,7 +71,7 @@ fn parse_object(obj: &Map<String, Value>) -> Result<TransitionRequest, InvalidIn
         "seed",
         &mut request.seed,
         |v| as_integer(v).and_then(|n| u32::try_from(n).ok()).map(Some),
-        "must be an integer from 0 to 4294967295, or omitted for a random seed",
+        || "must be an integer from 0 to 4294967295, or omitted for a random seed",
     );
     fields.parse_closed("resolution", &mut request.resolution);
     fields.parse_closed("aspect_ratio", &mut request.aspect_ratio);
@@ -83,19 +83,19 @@ fn parse_object(obj: &Map<String, Value>) -> Result<TransitionRequest, InvalidIn
                 .filter(|n| (1..=i128::from(MAX_SAMPLE_COUNT)).contains(n))
                 .map(|n| n as u8)
         },
-        sample_count_rule(),
+        sample_count_rule,
     );
     for (name, slot) in [
         ("enhance_prompt", &mut request.enhance_prompt),
         ("generate_audio", &mut request.generate_audio),
     ] {
-        fields.parse_field(name, slot, Value::as_bool, "must be true or false");
+        fields.parse_field(name, slot, Value::as_bool, || "must be true or false");
     }
     fields.parse_field(
         "negative_prompt",
         &mut request.negative_prompt,
         |v| v.as_str().map(|s| Some(s.to_string())),
-        "must be a string",
+        || "must be a string",
     );
     fields.parse_closed("duration_seconds", &mut request.duration_seconds);
     fields.parse_closed("person_generation", &mut request.person_generation);
@@ -145,18 +145,19 @@ impl<'a> Fields<'a> {
     }
 
     /// Sets `slot` from the field `name` when it is present: `parse` reads the value, and a value
-    /// it refuses becomes a problem saying `rule`. An absent field leaves `slot` at its default.
-    fn parse_field<T>(
+    /// it refuses becomes a problem saying `rule` (made only then). An absent field leaves `slot`
+    /// at its default.
+    fn parse_field<T, R: Into<String>>(
         &mut self,
         name: &str,
         slot: &mut T,
         parse: impl FnOnce(&Value) -> Option<T>,
-        rule: impl Into<String>,
+        rule: impl FnOnce() -> R,
     ) {
         if let Some(v) = self.get(name) {
             match parse(v) {
                 Some(value) => *slot = value,
-                None => self.problems.push(Problem::new(name, show(v), rule)),
+                None => self.problems.push(Problem::new(name, show(v), rule())),
             }
         }
     }
@@ -164,7 +165,7 @@ impl<'a> Fields<'a> {
     /// [`Fields::parse_field`] for a closed set: the value must be one of its names, and the
     /// message lists them all.
     fn parse_closed<T: Allowed>(&mut self, name: &str, slot: &mut T) {
-        self.parse_field(name, slot, T::read, T::rule());
+        self.parse_field(name, slot, T::read, T::rule);
     }
 }
 
