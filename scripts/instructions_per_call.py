@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Counts the instructions one `generate_transition_video` call costs the HTTP server: a
+measure of CPU work that this machine's noise does not move (issue 12; see BENCHMARKS.md).
+
+Starts veo-mock, then the given server (`serve --http`) under callgrind with a fresh journal
+file; sends WARM-UP calls, zeroes the counters, sends CALLS more, one at a time over one
+keep-alive connection (stateless 2026-07-28 requests, two 64x36 PNGs of seeded noise inline,
+about 7 KB each), dumps the counters and prints the instructions per call. The same binary
+and inputs give the same count to within a fraction of a percent; kernel time is not counted.
+
+usage: instructions_per_call.py SERVER_BIN MOCK_BIN [CALLS] [WARM-UP]
+(the server build: cargo build --release -p veo-mcp --no-default-features --bin veo-mcp)
+"""
+import base64
+import glob
+import http.client
+import json
+import os
+import random
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+SERVER, MOCK = sys.argv[1:3]
+CALLS = int(sys.argv[3]) if len(sys.argv) > 3 else 300
+WARM_UP = int(sys.argv[4]) if len(sys.argv) > 4 else 50
+
+
+def noise_png(width, height, seed):
+    """An RGB PNG of seeded random pixels: it barely compresses, like a photo's detail."""
+    rng = random.Random(seed)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + bytes(rng.randrange(256) for _ in range(width * 3))
+                    for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, what):
+    deadline = time.time() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.time() < deadline, f"{what} did not listen"
+            time.sleep(0.2)
+
+
+def request_body():
+    arguments = {
+        "image": base64.b64encode(noise_png(64, 36, 1)).decode(),
+        "last_image": base64.b64encode(noise_png(64, 36, 2)).decode(),
+        # A task that stays processing: the watcher polls it, as under load.
+        "prompt": "instructions per call [mock:processing_ms=86400000]",
+        "allow_duplicate": True,
+    }
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "instructions", "version": "1"}}
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "generate_transition_video", "arguments": arguments,
+                                  "_meta": meta}}).encode()
+
+
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+           "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call",
+           "Mcp-Name": "generate_transition_video"}
+
+
+def send(port, body, count):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    for _ in range(count):
+        conn.request("POST", "/mcp", body, HEADERS)
+        reply = conn.getresponse()
+        data = reply.read()
+        assert reply.status == 200 and b"task_id" in data, data[:500]
+    conn.close()
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="veo-instructions-")
+    mock_port, server_port = free_port(), free_port()
+    mock = subprocess.Popen([MOCK, "--api-key", "k", "--addr", f"127.0.0.1:{mock_port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": work, "RUST_LOG": "warn",
+           "JIEKOU_API_KEY": "k", "JIEKOU_BASE_URL": f"http://127.0.0.1:{mock_port}",
+           "VEO_JOURNAL": os.path.join(work, "journal.sqlite3"),
+           "VEO_OUTPUT_DIR": os.path.join(work, "videos")}
+    out = os.path.join(work, "callgrind.out")
+    server = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", SERVER, "serve",
+         "--http", f"127.0.0.1:{server_port}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(mock_port, "veo-mock")
+        wait_for_port(server_port, "the server")
+        body = request_body()
+        send(server_port, body, WARM_UP)
+        subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        send(server_port, body, CALLS)
+        subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        server.terminate()
+        server.wait()
+        mock.terminate()
+        mock.wait()
+    dumps = [path for path in glob.glob(out + ".*") if re.search(r"\.\d+$", path)]
+    assert len(dumps) == 1, dumps
+    with open(dumps[0]) as dump:
+        totals = [line for line in dump if line.startswith(("summary:", "totals:"))]
+    instructions = int(totals[-1].split()[1])
+    print(f"{instructions / CALLS:,.0f} instructions a call ({CALLS} calls after {WARM_UP}, "
+          f"{len(body):,} bytes each)")
+
+
+main()
