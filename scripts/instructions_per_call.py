@@ -6,7 +6,8 @@ Starts veo-mock, then the given server (`serve --http`) under callgrind with a f
 file; sends WARM-UP calls, zeroes the counters, sends CALLS more, one at a time over one
 keep-alive connection (stateless 2026-07-28 requests, two 64x36 PNGs of seeded noise inline,
 about 7 KB each), dumps the counters and prints the instructions per call. The same binary
-and inputs give the same count to within a fraction of a percent; kernel time is not counted.
+and inputs give the same count to within about 1 % (the watcher's polls of the tasks it follows
+depend on time, and so on how fast the machine is); kernel time is not counted.
 
 usage: instructions_per_call.py SERVER_BIN MOCK_BIN [CALLS] [WARM-UP]
 (the server build: cargo build --release -p veo-mcp --no-default-features --bin veo-mcp)
@@ -18,13 +19,11 @@ import json
 import os
 import random
 import re
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
-import time
-import zlib
+
+from local_processes import free_port, png, wait_for_port
 
 SERVER, MOCK = sys.argv[1:3]
 CALLS = int(sys.argv[3]) if len(sys.argv) > 3 else 300
@@ -34,31 +33,8 @@ WARM_UP = int(sys.argv[4]) if len(sys.argv) > 4 else 50
 def noise_png(width, height, seed):
     """An RGB PNG of seeded random pixels: it barely compresses, like a photo's detail."""
     rng = random.Random(seed)
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\x00" + bytes(rng.randrange(256) for _ in range(width * 3))
-                    for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, what):
-    deadline = time.time() + 120
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert time.time() < deadline, f"{what} did not listen"
-            time.sleep(0.2)
+    return png(width, height, [bytes(rng.randrange(256) for _ in range(width * 3))
+                               for _ in range(height)])
 
 
 def request_body():
@@ -108,7 +84,7 @@ def main():
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(mock_port, "veo-mock")
-        wait_for_port(server_port, "the server")
+        wait_for_port(server_port, "the server", 120)
         body = request_body()
         send(server_port, body, WARM_UP)
         subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True,

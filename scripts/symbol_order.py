@@ -14,27 +14,21 @@ import json
 import os
 import re
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import zlib
+
+from local_processes import free_port, png, wait_for_port
 
 SERVER, MOCK, OUT = sys.argv[1:4]
 STATELESS = "2026-07-28"
 
 
-def png(width, height, rgb):
+def solid_png(width, height, rgb):
     """A solid-colour RGB PNG."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))
+    return png(width, height, [bytes(rgb) * width] * height)
 
 
 def b64(data):
@@ -42,13 +36,7 @@ def b64(data):
     return base64.b64encode(data).decode()
 
 
-FRAMES = [b64(png(64, 36, (20, 40, 200))), b64(png(64, 36, (200, 40, 20)))]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+FRAMES = [b64(solid_png(64, 36, (20, 40, 200))), b64(solid_png(64, 36, (200, 40, 20)))]
 
 
 def callgrind(out_file, args, env, **popen):
@@ -98,17 +86,6 @@ class Stdio:
 
 def submit_args(prompt):
     return {"image": FRAMES[0], "last_image": FRAMES[1], "prompt": prompt, "allow_duplicate": True}
-
-
-def wait_for_port(port, what):
-    deadline = time.time() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            assert time.time() < deadline, f"{what} did not listen"
-            time.sleep(0.2)
 
 
 def phase_idle(out_file, env):

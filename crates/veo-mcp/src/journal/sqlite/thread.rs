@@ -189,6 +189,14 @@ mod tests {
         (Box::new(Operation::new(true, work, reply)), answer)
     }
 
+    /// A connection in memory with the table `t` that [`insert`] writes to.
+    fn table() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE)")
+            .unwrap();
+        conn
+    }
+
     fn rows(conn: &Connection) -> Vec<String> {
         conn.prepare("SELECT v FROM t ORDER BY v")
             .unwrap()
@@ -200,9 +208,7 @@ mod tests {
 
     #[test]
     fn a_failing_write_leaves_no_trace_and_the_rest_of_its_group_stands() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE)")
-            .unwrap();
+        let conn = table();
         let (a, a_answer) = insert("a", false);
         let (b, b_answer) = insert("b", true);
         let (c, c_answer) = insert("c", false);
@@ -217,9 +223,7 @@ mod tests {
 
     #[test]
     fn a_lone_failing_write_leaves_no_trace_and_closes_its_transaction() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE)")
-            .unwrap();
+        let conn = table();
         // Its first insert succeeds before it fails: the rollback must undo it.
         let (b, b_answer) = insert("b", true);
         run_writes(&conn, vec![b]);
@@ -235,9 +239,7 @@ mod tests {
 
     #[test]
     fn a_group_that_cannot_commit_answers_every_write_with_the_error() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE)")
-            .unwrap();
+        let conn = table();
         // A transaction left open makes the group's BEGIN fail.
         conn.execute_batch("BEGIN").unwrap();
         let (a, a_answer) = insert("a", false);
@@ -248,9 +250,7 @@ mod tests {
 
     #[test]
     fn the_thread_answers_reads_and_writes_sent_together() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (v TEXT UNIQUE)")
-            .unwrap();
+        let conn = table();
         let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn Job>>();
         let mut answers = Vec::new();
         for n in 0..100 {
