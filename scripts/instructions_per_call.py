@@ -15,7 +15,6 @@ usage: instructions_per_call.py SERVER_BIN MOCK_BIN [CALLS] [WARM-UP]
 import base64
 import glob
 import http.client
-import json
 import os
 import random
 import re
@@ -23,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-from local_processes import free_port, png, wait_for_port
+from local_processes import free_port, png, server_env, tool_call, wait_for_port
 
 SERVER, MOCK = sys.argv[1:3]
 CALLS = int(sys.argv[3]) if len(sys.argv) > 3 else 300
@@ -37,31 +36,21 @@ def noise_png(width, height, seed):
                                for _ in range(height)])
 
 
-def request_body():
-    arguments = {
+def request():
+    """The call measured, its body and headers: a task that stays processing, so that the
+    watcher polls it, as under load."""
+    return tool_call("generate_transition_video", {
         "image": base64.b64encode(noise_png(64, 36, 1)).decode(),
         "last_image": base64.b64encode(noise_png(64, 36, 2)).decode(),
-        # A task that stays processing: the watcher polls it, as under load.
         "prompt": "instructions per call [mock:processing_ms=86400000]",
         "allow_duplicate": True,
-    }
-    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": {"name": "instructions", "version": "1"}}
-    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                       "params": {"name": "generate_transition_video", "arguments": arguments,
-                                  "_meta": meta}}).encode()
+    }, "instructions")
 
 
-HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-           "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call",
-           "Mcp-Name": "generate_transition_video"}
-
-
-def send(port, body, count):
+def send(port, body, headers, count):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     for _ in range(count):
-        conn.request("POST", "/mcp", body, HEADERS)
+        conn.request("POST", "/mcp", body, headers)
         reply = conn.getresponse()
         data = reply.read()
         assert reply.status == 200 and b"task_id" in data, data[:500]
@@ -69,15 +58,26 @@ def send(port, body, count):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix="veo-instructions-")
+    with tempfile.TemporaryDirectory(prefix="veo-instructions-") as work:
+        out = os.path.join(work, "callgrind.out")
+        measure(work, out)
+        dumps = [path for path in glob.glob(out + ".*") if re.search(r"\.\d+$", path)]
+        assert len(dumps) == 1, dumps
+        with open(dumps[0]) as dump:
+            totals = [line for line in dump if line.startswith(("summary:", "totals:"))]
+    instructions = int(totals[-1].split()[1])
+    body, _ = request()
+    print(f"{instructions / CALLS:,.0f} instructions a call ({CALLS} calls after {WARM_UP}, "
+          f"{len(body):,} bytes each)")
+
+
+def measure(work, out):
+    """Runs veo-mock and the server under callgrind; the server's counts for the CALLS go to
+    `out` (with callgrind's dump suffix)."""
     mock_port, server_port = free_port(), free_port()
     mock = subprocess.Popen([MOCK, "--api-key", "k", "--addr", f"127.0.0.1:{mock_port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": work, "RUST_LOG": "warn",
-           "JIEKOU_API_KEY": "k", "JIEKOU_BASE_URL": f"http://127.0.0.1:{mock_port}",
-           "VEO_JOURNAL": os.path.join(work, "journal.sqlite3"),
-           "VEO_OUTPUT_DIR": os.path.join(work, "videos")}
-    out = os.path.join(work, "callgrind.out")
+    env = {**server_env(work, mock_port, "k"), "RUST_LOG": "warn"}
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", SERVER, "serve",
          "--http", f"127.0.0.1:{server_port}"],
@@ -85,11 +85,11 @@ def main():
     try:
         wait_for_port(mock_port, "veo-mock")
         wait_for_port(server_port, "the server", 120)
-        body = request_body()
-        send(server_port, body, WARM_UP)
+        body, headers = request()
+        send(server_port, body, headers, WARM_UP)
         subprocess.run(["callgrind_control", "-z", str(server.pid)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        send(server_port, body, CALLS)
+        send(server_port, body, headers, CALLS)
         subprocess.run(["callgrind_control", "-d", str(server.pid)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     finally:
@@ -97,13 +97,6 @@ def main():
         server.wait()
         mock.terminate()
         mock.wait()
-    dumps = [path for path in glob.glob(out + ".*") if re.search(r"\.\d+$", path)]
-    assert len(dumps) == 1, dumps
-    with open(dumps[0]) as dump:
-        totals = [line for line in dump if line.startswith(("summary:", "totals:"))]
-    instructions = int(totals[-1].split()[1])
-    print(f"{instructions / CALLS:,.0f} instructions a call ({CALLS} calls after {WARM_UP}, "
-          f"{len(body):,} bytes each)")
 
 
 main()

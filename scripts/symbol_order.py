@@ -20,10 +20,9 @@ import tempfile
 import time
 import urllib.request
 
-from local_processes import free_port, png, wait_for_port
+from local_processes import free_port, png, server_env, tool_call, wait_for_port
 
 SERVER, MOCK, OUT = sys.argv[1:4]
-STATELESS = "2026-07-28"
 
 
 def solid_png(width, height, rgb):
@@ -139,17 +138,9 @@ def http_calls(p, port, running):
     wait_for_port(port, "the HTTP server")
 
     def tool(name, arguments):
-        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-            "name": name, "arguments": arguments, "_meta": {
-                "io.modelcontextprotocol/protocolVersion": STATELESS,
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "io.modelcontextprotocol/clientInfo": {"name": "symbol-order", "version": "1"}}}}
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/mcp", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json",
-                     "Accept": "application/json, text/event-stream",
-                     "Mcp-Protocol-Version": STATELESS, "Mcp-Method": "tools/call",
-                     "Mcp-Name": name})
+        body, headers = tool_call(name, arguments, "symbol-order")
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", data=body,
+                                         headers=headers)
         reply = json.load(urllib.request.urlopen(request, timeout=60))
         assert "result" in reply and not reply["result"].get("isError"), reply
 
@@ -185,10 +176,7 @@ def main():
         mock = subprocess.Popen([MOCK, "--addr", f"127.0.0.1:{mock_port}"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            env = {"PATH": os.environ["PATH"], "HOME": work,
-                   "JIEKOU_API_KEY": "mock-key", "JIEKOU_BASE_URL": f"http://127.0.0.1:{mock_port}",
-                   "VEO_JOURNAL": os.path.join(work, "journal.sqlite3"),
-                   "VEO_OUTPUT_DIR": os.path.join(work, "videos"), "VEO_ALLOWED_ROOTS": work}
+            env = {**server_env(work, mock_port, "mock-key"), "VEO_ALLOWED_ROOTS": work}
             wait_for_port(mock_port, "veo-mock")
             profiles = [os.path.join(work, f"phase{i}.callgrind") for i in (1, 2, 3)]
             phase_idle(profiles[0], env)
