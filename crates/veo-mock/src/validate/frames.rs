@@ -1,5 +1,6 @@
-//! Frames: an `http(s)` URL, or Base64 of a JPEG or PNG, decoded in small chunks to check its
-//! format and decoded size, never held whole.
+//! Frames: an `http(s)` URL, or Base64 of a JPEG or PNG, checked with SIMD (canonical text) or
+//! decoded in small chunks (anything else, to say what is wrong and where) to check its format
+//! and decoded size, never held whole.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -84,6 +85,9 @@ fn check_base64_image(b64: &[u8], max: usize) -> Result<(), String> {
             human_size(max)
         ));
     }
+    if let Some(checked) = check_canonical(b64) {
+        return checked;
+    }
     let decode_err = |e: base64::DecodeSliceError, offset: usize| match e {
         base64::DecodeSliceError::DecodeError(base64::DecodeError::InvalidByte(at, _)) => {
             format!(
@@ -127,6 +131,17 @@ fn check_base64_image(b64: &[u8], max: usize) -> Result<(), String> {
         offset = end;
     }
     Ok(())
+}
+
+/// The common case, canonical Base64, checked whole with SIMD and only its sniffed prefix
+/// decoded. `None` when the text is not canonical Base64: the chunked decode then finds what is
+/// wrong and where (and has the last word on what is accepted).
+fn check_canonical(b64: &[u8]) -> Option<Result<(), String>> {
+    base64_simd::STANDARD.check(b64).ok()?;
+    // A prefix of whole quads holds no padding, so it decodes on its own.
+    let sniffed = &b64[..b64.len().min(SNIFF_CHARS)];
+    let prefix = base64_simd::STANDARD.decode_to_vec(sniffed).ok()?;
+    Some(sniff_image(&prefix, sniffed.len() == b64.len()))
 }
 
 fn human_size(bytes: usize) -> String {
@@ -213,5 +228,46 @@ fn sniff_jpeg(data: &[u8], complete: bool) -> Result<(), String> {
                 pos += len;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Base64 of a PNG header followed by `len` zero bytes: longer than the sniffed prefix.
+    fn long_png(len: usize) -> String {
+        let mut png = vec![
+            0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0,
+            0, 0, 1, 0, 0, 0, 1,
+        ];
+        png.resize(png.len() + len, 0);
+        STANDARD.encode(png)
+    }
+
+    #[test]
+    fn canonical_text_is_checked_whole_without_the_chunked_decode() {
+        let text = long_png(100_000);
+        assert!(text.len() > SNIFF_CHARS);
+        assert_eq!(check_canonical(text.as_bytes()), Some(Ok(())));
+        assert_eq!(check_base64_image(text.as_bytes(), usize::MAX), Ok(()));
+        // Canonical Base64 of something else is refused by the sniff, not passed on.
+        let gif = STANDARD.encode(b"GIF89a and more bytes");
+        assert!(matches!(check_canonical(gif.as_bytes()), Some(Err(_))));
+    }
+
+    #[test]
+    fn other_text_falls_back_to_the_chunked_decode_and_its_message() {
+        let mut text = long_png(100_000).into_bytes();
+        text[80_000] = b'*';
+        assert_eq!(check_canonical(&text), None);
+        let refused = check_base64_image(&text, usize::MAX).unwrap_err();
+        assert!(refused.contains("position 80000"), "{refused}");
+        // A stray bit after the last byte: not canonical, refused by both decoders.
+        let mut stray = STANDARD.encode([0x89, b'P', b'N', b'G']).into_bytes();
+        let last = stray.len() - 3;
+        stray[last] = b'h';
+        assert_eq!(check_canonical(&stray), None);
+        assert!(check_base64_image(&stray, usize::MAX).is_err());
     }
 }
