@@ -56,4 +56,4 @@ pub use request::{
 };
 pub use result::{MediaFile, TaskResult, TaskStatus, UnreadableReply};
 pub use tokio_util::sync::CancellationToken;
-pub use validate::{PreparedRequest, parse_request, prepare, prepare_json};
+pub use validate::{PreparedRequest, parse_request, parse_request_from, prepare, prepare_json};

@@ -50,10 +50,21 @@ pub fn parse_request(args: &Value) -> Result<TransitionRequest, InvalidInput> {
             )],
         });
     };
-    parse_object(obj)
+    parse_object(&mut obj.clone())
 }
 
-fn parse_object(obj: &Map<String, Value>) -> Result<TransitionRequest, InvalidInput> {
+/// [`parse_request`] for arguments the caller owns: the strings (frames can be megabytes of
+/// Base64) are moved into the request, not copied. A refused request leaves `args` as it was.
+pub fn parse_request_from(
+    args: &mut Map<String, Value>,
+) -> Result<TransitionRequest, InvalidInput> {
+    parse_object(args)
+}
+
+/// The fields whose strings [`parse_object`] moves into the request.
+const TAKEN: [&str; 3] = ["image", "last_image", "prompt"];
+
+fn parse_object(obj: &mut Map<String, Value>) -> Result<TransitionRequest, InvalidInput> {
     let mut problems = Vec::new();
     for key in obj.keys() {
         if !TransitionRequest::FIELDS.contains(&key.as_str()) {
@@ -63,9 +74,8 @@ fn parse_object(obj: &Map<String, Value>) -> Result<TransitionRequest, InvalidIn
     let mut fields = Fields { obj, problems };
 
     let mut request = TransitionRequest::new("", "", "");
-    request.image = fields.required_string("image");
-    request.last_image = fields.required_string("last_image");
-    request.prompt = fields.required_string("prompt");
+    let [image, last_image, prompt] = TAKEN.map(|name| fields.required_string(name));
+    (request.image, request.last_image, request.prompt) = (image, last_image, prompt);
     fields.parse_closed("model", &mut request.model);
     fields.parse_field(
         "seed",
@@ -110,31 +120,40 @@ fn parse_object(obj: &Map<String, Value>) -> Result<TransitionRequest, InvalidIn
     );
     order_by_field(&mut problems);
     if problems.is_empty() {
-        Ok(request)
-    } else {
-        Err(InvalidInput { problems })
+        return Ok(request);
     }
+    // Refused: the strings go back where they were taken from.
+    let given = [request.image, request.last_image, request.prompt];
+    for (name, taken) in TAKEN.into_iter().zip(given) {
+        if let Some(Value::String(slot)) = obj.get_mut(name) {
+            *slot = taken;
+        }
+    }
+    Err(InvalidInput { problems })
 }
 
 /// The fields of a JSON object being parsed, and the problems found so far.
 struct Fields<'a> {
-    obj: &'a Map<String, Value>,
+    obj: &'a mut Map<String, Value>,
     problems: Vec<Problem>,
 }
 
-impl<'a> Fields<'a> {
+impl Fields<'_> {
     /// The field's value; a `null` counts as absent.
-    fn get(&self, name: &str) -> Option<&'a Value> {
+    fn get(&self, name: &str) -> Option<&Value> {
         self.obj.get(name).filter(|v| !v.is_null())
     }
 
+    /// The string field `name`, moved out of the object (an empty string is left in its place).
     fn required_string(&mut self, name: &str) -> String {
+        if let Some(Value::String(s)) = self.obj.get_mut(name) {
+            return std::mem::take(s);
+        }
         match self.get(name) {
             None => {
                 self.problems.push(Problem::new(name, "", "is required"));
                 String::new()
             }
-            Some(Value::String(s)) => s.clone(),
             Some(other) => {
                 let kind = type_name(other);
                 self.problems

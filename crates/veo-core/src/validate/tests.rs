@@ -213,3 +213,29 @@ async fn prepare_warns_about_mismatched_aspect_ratios() {
             .is_empty()
     );
 }
+
+#[test]
+fn parse_request_from_moves_the_strings_and_gives_them_back_when_refused() {
+    let given = json!({"image": "https://x.test/a.png", "last_image": "https://x.test/b.png",
+                       "prompt": "dolly in", "seed": 7});
+    let Value::Object(mut args) = given.clone() else {
+        unreachable!()
+    };
+    let r = parse_request_from(&mut args).unwrap();
+    assert_eq!(
+        (r.image.as_str(), r.last_image.as_str(), r.prompt.as_str()),
+        ("https://x.test/a.png", "https://x.test/b.png", "dolly in")
+    );
+    // Moved, not copied: the arguments keep empty strings.
+    assert_eq!(args["image"], "");
+    assert_eq!(args["prompt"], "");
+
+    let refused = json!({"image": "https://x.test/a.png", "last_image": "https://x.test/b.png",
+                         "prompt": "dolly in", "seed": -1, "extra": true});
+    let Value::Object(mut args) = refused.clone() else {
+        unreachable!()
+    };
+    let e = parse_request_from(&mut args).unwrap_err();
+    assert_eq!(e, parse_request(&refused).unwrap_err());
+    assert_eq!(Value::Object(args), refused);
+}

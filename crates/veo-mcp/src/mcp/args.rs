@@ -6,7 +6,8 @@ use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use serde_json::Value;
 use veo_core::{
-    ClosedSet, ImagePolicy, InvalidInput, Model, PreparedRequest, Problem, parse_request, prepare,
+    ClosedSet, ImagePolicy, InvalidInput, Model, PreparedRequest, Problem, parse_request_from,
+    prepare,
 };
 
 use crate::journal::TaskFilter;
@@ -61,8 +62,7 @@ pub async fn generate_args(
         }
     };
     let model_given = args.get("model").is_some_and(|v| !v.is_null());
-    let args = Value::Object(args);
-    let prepared = match parse_request(&args) {
+    let prepared = match parse_request_from(&mut args) {
         Ok(mut request) => {
             if !model_given {
                 request.model = default_model;
@@ -70,7 +70,7 @@ pub async fn generate_args(
             prepare(request, policy).await
         }
         // Prepares what it can, so problems with the frames are reported too.
-        Err(_) => veo_core::prepare_json(&args, policy).await,
+        Err(_) => veo_core::prepare_json(&Value::Object(args), policy).await,
     };
     match prepared {
         Ok(prepared) if problems.is_empty() => Ok((prepared, allow_duplicate)),
