@@ -4,7 +4,8 @@
 //! each with fresh processes of both. Each round measures, floor then veo-mcp:
 //!
 //! - cold start: spawn → `initialize` reply over stdio, 20 starts of each, alternating;
-//! - idle RSS after `initialize` and `tools/list`, 1 s idle;
+//! - idle RSS after `initialize` and `tools/list`, 1 s idle (both binaries are dropped from the
+//!   page cache once, after the builds, so that a freshly linked one is not mapped more widely);
 //! - stdio `get_task_result` latency, sequential, 300 warm-up calls then `VEO_MCP_BENCH_CALLS`
 //!   (3,000): veo-mcp on a running task (one query to the mock per call) and on a finished task
 //!   whose video is saved; the floor's one tool (one GET per call) stands for both;
@@ -347,6 +348,11 @@ fn builds(scratch: &Path) -> (Option<PathBuf>, PathBuf) {
         println!("floor: {}", floor.display());
     }
     println!("veo-mcp: {}", veo.display());
+    for bin in floor.iter().chain([&veo]) {
+        if let Err(e) = build::settle(bin) {
+            println!("{} stays in the page cache as built: {e}", bin.display());
+        }
+    }
     (floor, veo)
 }
 
