@@ -73,9 +73,8 @@ fn parse_object(obj: &mut Map<String, Value>) -> Result<TransitionRequest, Inval
     }
     let mut fields = Fields { obj, problems };
 
-    let mut request = TransitionRequest::new("", "", "");
     let [image, last_image, prompt] = TAKEN.map(|name| fields.required_string(name));
-    (request.image, request.last_image, request.prompt) = (image, last_image, prompt);
+    let mut request = TransitionRequest::new(image, last_image, prompt);
     fields.parse_closed("model", &mut request.model);
     fields.parse_field(
         "seed",
