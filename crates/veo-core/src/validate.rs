@@ -2,9 +2,9 @@
 //!
 //! [`parse_request`] reads untrusted JSON (tool arguments) field by field so that *all* problems
 //! are reported at once, wrong types and unknown fields included ([`parse_request_from`] does the
-//! same for arguments the caller owns, moving their strings instead of copying them). [`check`] applies the value
-//! rules to a typed request. [`prepare`] runs both rules and frame loading and yields a
-//! [`PreparedRequest`], the only thing the client will send.
+//! same for arguments the caller owns, moving their strings instead of copying them). [`check`]
+//! applies the value rules to a typed request. [`prepare`] runs both rules and frame loading and
+//! yields a [`PreparedRequest`], the only thing the client will send.
 
 use serde_json::{Map, Value};
 
